@@ -1,0 +1,127 @@
+"""Unlearning methods behind one entry point, :func:`unlearn`.
+
+Every method implements :class:`~lotus.methods.base.UnlearningMethod` and is registered
+under a name; :func:`list_methods` lists them.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import time
+
+import torch
+import torch.nn as nn
+
+from ..data import UnlearningSplits
+from ..utils import LotusError, resolve_device, seed_everything, synchronize
+from .base import UnlearnReport, UnlearningMethod, check_hparams, to_builtin
+
+__all__ = ["unlearn", "list_methods", "get_method", "register_method", "UnlearnReport", "UnlearningMethod"]
+
+_REGISTRY: dict[str, UnlearningMethod] = {}
+
+# modules that register the built-in methods (imported lazily by the registry)
+_BUILTIN_MODULES = (
+    "lotus", "finetune", "neggrad_plus", "random_labeling", "bad_teacher", "scrub", "ssd",
+    "unsir", "salun", "retrain",
+)
+_loaded = False
+
+
+def register_method(cls):
+    """Class decorator: register an :class:`UnlearningMethod` subclass under ``cls.name``."""
+    inst = cls()
+    if not inst.name:
+        raise LotusError(f"{cls.__name__} has no name")
+    _REGISTRY[inst.name] = inst
+    return cls
+
+
+def _load_builtins() -> None:
+    global _loaded
+    if _loaded:
+        return
+    for mod in _BUILTIN_MODULES:
+        try:
+            importlib.import_module(f"{__name__}.{mod}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{mod}":
+                raise
+    _loaded = True
+
+
+def list_methods() -> list[str]:
+    """Registered method names, e.g. ``["bad_teacher", "finetune", "lotus", ...]``."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def get_method(name: str) -> UnlearningMethod:
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise LotusError(f"unknown unlearning method {name!r}; valid: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def unlearn(
+    model: nn.Module,
+    splits: UnlearningSplits,
+    method: str = "lotus",
+    *,
+    device=None,
+    seed: int = 0,
+    inplace: bool = False,
+    model_name: str | None = None,
+    **hparams,
+) -> tuple[nn.Module, UnlearnReport]:
+    """Unlearn ``splits.forget`` from ``model`` with ``method``.
+
+    Parameters
+    ----------
+    model : the original model f_orig (trained on forget + retain). Not modified unless
+        ``inplace=True``: by default a deep copy is unlearned and returned.
+    splits : :class:`~lotus.data.UnlearningSplits` (forget, retain, val = D_u, test).
+    method : a name from :func:`list_methods`.
+    device : ``"cpu"``, ``"cuda"``, ... (default: CUDA if available).
+    seed : seeds every random choice of the method (retain subset, noise, shuffling).
+    model_name : registry name of the model (selects the paper's per-model defaults);
+        read from ``model.lotus_config`` when omitted.
+    **hparams : method hyper-parameters overriding its defaults; unknown names are an error.
+
+    Returns
+    -------
+    (model, report) : the unlearned model in eval mode on ``device``, and an
+        :class:`UnlearnReport` whose ``seconds`` is the wall time of the unlearning routine
+        (evaluation excluded).
+    """
+    if not isinstance(splits, UnlearningSplits):
+        raise LotusError(f"splits must be an UnlearningSplits (from lotus.load_splits), got {type(splits).__name__}")
+    if len(splits.forget) == 0:
+        raise LotusError("the forget set is empty")
+    impl = get_method(method)
+    dev = resolve_device(device)
+    if model_name is None:
+        model_name = (getattr(model, "lotus_config", None) or {}).get("name")
+    hp = check_hparams(method, impl.default_hparams(model_name, splits.dataset), hparams)
+    student = model if inplace else copy.deepcopy(model)
+    student.to(dev)
+    original = None
+    if impl.needs_original:
+        original = copy.deepcopy(model).to(dev).eval()
+        for p in original.parameters():
+            p.requires_grad_(False)
+    seed_everything(seed)
+    synchronize(dev)
+    t0 = time.perf_counter()
+    out = impl.run(student, splits, original=original, device=dev, seed=int(seed), hp=hp) or {}
+    synchronize(dev)
+    seconds = time.perf_counter() - t0
+    out = dict(out)
+    student = out.pop("model", student)
+    student.eval()
+    report = UnlearnReport(
+        method=method, seconds=seconds, epochs=int(out.pop("epochs", hp.get("epochs", 0))),
+        hparams=to_builtin(hp), history=to_builtin(out.pop("history", [])), extra=to_builtin(out),
+    )
+    return student, report

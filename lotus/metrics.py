@@ -1,0 +1,275 @@
+"""Evaluation metrics of the LoTUS paper (spec section 4), exact and batched.
+
+Pure functions take probability tensors ``[N, K]`` (rows sum to 1) and return plain floats
+or tensors; model-level helpers (:func:`predict`, :func:`accuracy`, :func:`evaluate`) make
+one batched inference pass per split in ``torch.inference_mode()`` with the model in eval
+mode. Logarithms are natural: divergences and entropies are in nats.
+
+``legacy=True`` reproduces the authors' formula for JSD / RF-JSD (spec 4.3, 9.4): clamped
+inputs, one *global* normalisation over all ``N*K`` entries, reversed KL arguments and
+``batchmean`` reduction, which equals ``(1/N) * mean_i[0.5 KL(m_i||p_i) + 0.5 KL(m_i||q_i)]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .data import ImageSplit, UnlearningSplits
+from .utils import LotusError, autocast, resolve_device
+
+__all__ = [
+    "entropy",
+    "js_divergence",
+    "rf_jsd",
+    "class_mean_probs",
+    "mia_entropy",
+    "zrf",
+    "avg_gap",
+    "pearson",
+    "predict",
+    "accuracy",
+    "evaluate",
+    "AVG_GAP_KEYS",
+]
+
+AVG_GAP_KEYS = ("mia", "acc_forget", "acc_retain", "acc_test")
+
+
+def _as_probs(p, name: str) -> torch.Tensor:
+    p = torch.as_tensor(p)
+    if p.ndim == 1:
+        p = p[None]
+    if p.ndim != 2:
+        raise LotusError(f"{name} must be [N, K] probabilities, got shape {tuple(p.shape)}")
+    if p.shape[0] == 0:
+        raise LotusError(f"{name} is empty")
+    p = p.double()
+    if not torch.isfinite(p).all() or (p < -1e-6).any():
+        raise LotusError(f"{name} contains negative or non-finite values")
+    sums = p.sum(dim=1)
+    if not torch.allclose(sums, torch.ones_like(sums), atol=1e-3):
+        raise LotusError(f"rows of {name} must sum to 1 (got sums between {sums.min():.4f} and {sums.max():.4f}); pass softmax outputs")
+    return p.clamp_min(0)
+
+
+def entropy(probs) -> torch.Tensor:
+    """Shannon entropy of each row, in nats: ``-sum_c p_c log p_c`` with ``0 log 0 = 0``.
+
+    ``probs``: ``[N, K]`` (or ``[K]``). Returns ``float32 [N]``.
+    """
+    p = _as_probs(probs, "probs")
+    return torch.special.entr(p).sum(dim=1).float()
+
+
+def _kl_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Row-wise KL(a || b) with ``0 log 0 = 0``."""
+    return (torch.xlogy(a, a) - torch.xlogy(a, b)).sum(dim=1)
+
+
+def _js_rows(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    m = 0.5 * (p + q)
+    return 0.5 * _kl_rows(p, m) + 0.5 * _kl_rows(q, m)
+
+
+def _legacy_jsdiv(p: torch.Tensor, q: torch.Tensor) -> float:
+    """The authors' ``JSDiv``: clamp, global normalisation, reversed KL, batchmean."""
+    n = p.shape[0]
+    p = p.clamp(1e-8, 1.0)
+    q = q.clamp(1e-8, 1.0)
+    p = p / p.sum()
+    q = q / q.sum()
+    m = 0.5 * (p + q)
+    # kl_div(input=log a, target=m, reduction="batchmean") = sum m (log m - log a) / N
+    kl_m_p = (m * (m.log() - p.log())).sum() / n
+    kl_m_q = (m * (m.log() - q.log())).sum() / n
+    return float(0.5 * (kl_m_p + kl_m_q))
+
+
+def js_divergence(p, q, *, legacy: bool = False) -> float:
+    """Jensen-Shannon divergence between matching rows of ``p`` and ``q`` (``[N, K]``).
+
+    Default: the textbook JS divergence in nats, ``0.5 KL(p||m) + 0.5 KL(q||m)`` with
+    ``m = (p + q) / 2``, averaged over rows; symmetric and bounded by ``ln 2``.
+    ``legacy=True``: the authors' formula (see module docstring), for comparing with
+    published numbers.
+    """
+    p = _as_probs(p, "p")
+    q = _as_probs(q, "q")
+    if p.shape != q.shape:
+        raise LotusError(f"p and q must have the same shape, got {tuple(p.shape)} and {tuple(q.shape)}")
+    if legacy:
+        return _legacy_jsdiv(p, q)
+    return float(_js_rows(p, q).mean())
+
+
+def class_mean_probs(probs, labels, num_classes: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-class mean of probability rows, L1-normalised.
+
+    Returns ``(means [C, K], counts [C])`` with ``C = num_classes`` (default ``K``); rows of
+    absent classes are zero. O(N K) with ``index_add_``.
+    """
+    p = _as_probs(probs, "probs")
+    y = torch.as_tensor(labels, dtype=torch.long).flatten()
+    if y.numel() != p.shape[0]:
+        raise LotusError(f"{p.shape[0]} probability rows but {y.numel()} labels")
+    c = int(num_classes or p.shape[1])
+    if y.numel() and (y.min() < 0 or y.max() >= c):
+        raise LotusError(f"labels must lie in [0, {c})")
+    sums = torch.zeros(c, p.shape[1], dtype=p.dtype).index_add_(0, y, p)
+    counts = torch.bincount(y, minlength=c)
+    norm = sums.sum(dim=1, keepdim=True)
+    means = torch.where(norm > 0, sums / norm.clamp_min(1e-300), sums)
+    return means, counts
+
+
+def rf_jsd(forget_probs, forget_labels, ref_probs, ref_labels, *, legacy: bool = False) -> float:
+    """Retrain-free JSD (the paper's RF-JSD, spec 4.4).
+
+    ``forget_probs``: the unlearned model's softmax on the forget set; ``ref_probs``: the
+    original model's softmax on a reference set of unseen samples (the paper's D_u; the
+    authors' code uses the test set). For every class c present in the forget set, P_c and
+    Q_c are the L1-normalised class-mean predictions; the result is the mean over those
+    classes of JS(P_c || Q_c). A forget class with no reference sample is an error.
+    """
+    fp = _as_probs(forget_probs, "forget_probs")
+    rp = _as_probs(ref_probs, "ref_probs")
+    if fp.shape[1] != rp.shape[1]:
+        raise LotusError(f"forget and reference probabilities have {fp.shape[1]} and {rp.shape[1]} classes")
+    k = fp.shape[1]
+    pm, pc = class_mean_probs(fp, forget_labels, k)
+    qm, qc = class_mean_probs(rp, ref_labels, k)
+    present = pc > 0
+    missing = (present & (qc == 0)).nonzero().flatten().tolist()
+    if missing:
+        raise LotusError(f"class(es) {missing[:10]} occur in the forget set but have no reference sample")
+    return js_divergence(pm[present], qm[present], legacy=legacy)
+
+
+def mia_entropy(member_probs, nonmember_probs, target_probs, *, random_state: int = 42) -> float:
+    """The paper's entropy membership-inference attack (spec 4.2).
+
+    A class-balanced logistic regression on the output entropy is fit to separate members
+    (retain set, label 1) from non-members (test + val, label 0), then applied to the target
+    (forget) set. Returns the fraction of target samples predicted "member" in ``[0, 1]``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    em = entropy(member_probs).double().numpy()
+    en = entropy(nonmember_probs).double().numpy()
+    et = entropy(target_probs).double().numpy()
+    x = np.concatenate([em, en])[:, None]
+    y = np.concatenate([np.ones_like(em), np.zeros_like(en)])
+    clf = LogisticRegression(class_weight="balanced", solver="lbfgs", random_state=random_state)
+    clf.fit(x, y)
+    return float(clf.predict(et[:, None]).mean())
+
+
+def zrf(unlearned_probs, reference_probs) -> float:
+    """Zero Retrain Forgetting score (Chundawat et al. 2023): ``1 - mean JS`` between the
+    unlearned model's and a reference model's predictions on the forget set. With a randomly
+    initialised reference model (the original definition), 1 means "as ignorant as a random
+    model". The authors' unused ``log_zrf`` uses the gold model as reference."""
+    return 1.0 - js_divergence(unlearned_probs, reference_probs)
+
+
+def avg_gap(scores: dict, gold: dict, keys=AVG_GAP_KEYS) -> float:
+    """Mean absolute gap to the gold standard over MIA, forget, retain and test accuracy."""
+    missing = [k for k in keys if k not in scores or k not in gold]
+    if missing:
+        raise LotusError(f"avg_gap needs keys {list(keys)}; missing {missing}")
+    return float(np.mean([abs(float(scores[k]) - float(gold[k])) for k in keys]))
+
+
+def pearson(x, y) -> tuple[float, float]:
+    """Pearson correlation ``(r, two-sided p-value)`` of two equal-length sequences."""
+    from scipy.stats import pearsonr
+
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 3:
+        raise LotusError(f"pearson needs two 1-D sequences of equal length >= 3, got {x.shape} and {y.shape}")
+    r, p = pearsonr(x, y)
+    return float(r), float(p)
+
+
+# ---------------------------------------------------------------------------------------
+# Model-level helpers
+# ---------------------------------------------------------------------------------------
+
+
+def predict(model: torch.nn.Module, split: ImageSplit, *, device=None, batch_size: int = 512,
+            amp: bool = False, num_workers: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batched inference pass: ``(probs float32 [N, K] on CPU, labels int64 [N])``.
+
+    The model is put in eval mode (its previous mode is restored afterwards), runs under
+    ``torch.inference_mode()`` and optional bf16 autocast; softmax is taken in float32.
+    """
+    dev = resolve_device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    model.to(dev)
+    out = []
+    try:
+        with torch.inference_mode():
+            for x, _ in split.batches(batch_size, device=dev, num_workers=num_workers):
+                with autocast(dev, amp):
+                    logits = model(x)
+                out.append(torch.softmax(logits.float(), dim=1).cpu())
+    finally:
+        model.train(was_training)
+    probs = torch.cat(out) if out else torch.empty(0, split.num_classes)
+    return probs, split.labels.clone()
+
+
+def accuracy(model: torch.nn.Module, split: ImageSplit, *, device=None, batch_size: int = 512,
+             amp: bool = False) -> float:
+    """Top-1 accuracy in ``[0, 1]`` (unrounded) of ``model`` on ``split``."""
+    probs, labels = predict(model, split, device=device, batch_size=batch_size, amp=amp)
+    return float((probs.argmax(dim=1) == labels).float().mean())
+
+
+def evaluate(
+    model: torch.nn.Module,
+    splits: UnlearningSplits,
+    *,
+    original: torch.nn.Module | None = None,
+    gold: torch.nn.Module | None = None,
+    device=None,
+    batch_size: int = 512,
+    amp: bool = False,
+    legacy: bool = False,
+    rf_jsd_reference: str = "val",
+    return_predictions: bool = False,
+):
+    """All the paper's metrics for ``model`` on ``splits``, as plain unrounded floats.
+
+    Keys: ``acc_forget, acc_retain, acc_test, acc_val`` (top-1 accuracy), ``mia`` (fraction
+    of forget samples the entropy attack calls members; members = retain, non-members =
+    test + val), ``rf_jsd`` (vs ``original`` on the reference split; with no ``original``
+    the model is its own reference, as the authors do for the original model) and ``jsd``
+    (textbook JS to ``gold`` on the forget set, only when ``gold`` is given).
+
+    ``rf_jsd_reference``: ``"val"`` (the unseen set D_u, the paper's definition) or
+    ``"test"`` (the authors' code). ``legacy`` switches JSD and RF-JSD to the authors'
+    formula. With ``return_predictions=True`` returns ``(metrics, predictions)`` where
+    ``predictions[split] = (probs, labels)`` of ``model``.
+    """
+    if rf_jsd_reference not in ("val", "test"):
+        raise LotusError(f"rf_jsd_reference must be 'val' or 'test', got {rf_jsd_reference!r}")
+    dev = resolve_device(device)
+    preds = {name: predict(model, splits[name], device=dev, batch_size=batch_size, amp=amp)
+             for name in ("forget", "retain", "test", "val")}
+    res = {f"acc_{name}": float((p.argmax(1) == y).float().mean()) for name, (p, y) in preds.items()}
+    nonmember = torch.cat([preds["test"][0], preds["val"][0]])
+    res["mia"] = mia_entropy(preds["retain"][0], nonmember, preds["forget"][0])
+    ref_model = original if original is not None else model
+    if ref_model is model:
+        ref_probs, ref_labels = preds[rf_jsd_reference]
+    else:
+        ref_probs, ref_labels = predict(ref_model, splits[rf_jsd_reference], device=dev, batch_size=batch_size, amp=amp)
+    res["rf_jsd"] = rf_jsd(preds["forget"][0], preds["forget"][1], ref_probs, ref_labels, legacy=legacy)
+    if gold is not None:
+        gold_probs, _ = predict(gold, splits.forget, device=dev, batch_size=batch_size, amp=amp)
+        res["jsd"] = js_divergence(preds["forget"][0], gold_probs, legacy=legacy)
+    return (res, preds) if return_predictions else res

@@ -1,0 +1,195 @@
+"""Model registry: ``create_model(name, num_classes, **kw)``, as in timm.
+
+Registered models
+-----------------
+``resnet18``
+    The paper's CIFAR-style ResNet-18 (spec 6.3): 3x3 stem (stride 1) + BN + ReLU + 3x3/2
+    max-pool, four stages of two BasicBlocks (64/128/256/512 channels, strides 1/2/2/2),
+    each block with an *unconditional* 1x1 convolution (no bias, no BN) on the identity
+    path, global average pooling and a linear head. ~11.2M parameters. Not
+    torchvision-compatible.
+``vit_b16``
+    timm ``vit_base_patch16_224`` (ViT-B/16, 86M parameters); inputs of any size are resized
+    to 224x224 inside the model. ``pretrained=True`` (default) needs the weights from the
+    Hugging Face hub (internet or a filled cache).
+``vit_tiny``
+    A small ViT for CPU profiles (timm ``VisionTransformer``, patch 4 at native resolution,
+    width 192, depth 4, 3 heads; ~1.8M parameters). No pretrained weights.
+``small_cnn``
+    A four-stage convolutional network (~0.4M parameters) for CPU profiles and tests.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .utils import LotusError
+
+__all__ = ["create_model", "list_models", "register_model", "ResNet18", "SmallCNN", "count_parameters"]
+
+_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(name: str):
+    """Decorator: register a factory ``fn(num_classes, **kw) -> nn.Module`` under ``name``."""
+
+    def deco(fn):
+        if name in _REGISTRY:
+            raise LotusError(f"model {name!r} is already registered")
+        _REGISTRY[name] = fn
+        return fn
+
+    return deco
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`create_model`."""
+    return sorted(_REGISTRY)
+
+
+def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
+    """Build the registered model ``name`` with a ``num_classes``-way head.
+
+    The returned module carries ``lotus_config`` (``{"name", "num_classes", **kwargs}``),
+    which checkpoints record so that a mismatched checkpoint is detected on load.
+    """
+    if name not in _REGISTRY:
+        raise LotusError(f"unknown model {name!r}; valid: {', '.join(list_models())}")
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise LotusError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    model = _REGISTRY[name](num_classes, **kwargs)
+    model.lotus_config = {"name": name, "num_classes": num_classes, **kwargs}
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# ---------------------------------------------------------------------------------------
+# ResNet-18 (paper variant)
+# ---------------------------------------------------------------------------------------
+
+
+class BasicBlock(nn.Module):
+    """conv3x3(stride)-BN-ReLU-conv3x3-BN, plus a 1x1 conv (stride, no bias, no BN) on the
+    identity path in *every* block, then add and ReLU."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Conv2d(cin, cout, 1, stride, 0, bias=False)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class ResNet18(nn.Module):
+    def __init__(self, num_classes: int, in_channels: int = 3):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        widths, strides = (64, 128, 256, 512), (1, 2, 2, 2)
+        layers, cin = [], 64
+        for w, s in zip(widths, strides):
+            layers.append(nn.Sequential(BasicBlock(cin, w, s), BasicBlock(w, w, 1)))
+            cin = w
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(512, num_classes)
+
+    def forward(self, x):
+        x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+@register_model("resnet18")
+def _resnet18(num_classes: int, in_channels: int = 3) -> nn.Module:
+    return ResNet18(num_classes, in_channels)
+
+
+# ---------------------------------------------------------------------------------------
+# Small CNN
+# ---------------------------------------------------------------------------------------
+
+
+class SmallCNN(nn.Module):
+    """Four conv-BN-ReLU stages (widths ``w, 2w, 4w, 8w``) with max-pooling, GAP, linear."""
+
+    def __init__(self, num_classes: int, in_channels: int = 3, width: int = 32):
+        super().__init__()
+        chans = [in_channels, width, 2 * width, 4 * width, 8 * width]
+        blocks = []
+        for i in range(4):
+            blocks += [nn.Conv2d(chans[i], chans[i + 1], 3, 1, 1, bias=False), nn.BatchNorm2d(chans[i + 1]), nn.ReLU(inplace=True)]
+            if i < 3:
+                blocks.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(chans[-1], num_classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+@register_model("small_cnn")
+def _small_cnn(num_classes: int, in_channels: int = 3, width: int = 32) -> nn.Module:
+    return SmallCNN(num_classes, in_channels, width)
+
+
+# ---------------------------------------------------------------------------------------
+# Vision transformers (timm)
+# ---------------------------------------------------------------------------------------
+
+
+class ResizeTo(nn.Module):
+    """Wrap a model that needs a fixed input size; resizes ``[B, C, H, W]`` inputs bilinearly."""
+
+    def __init__(self, model: nn.Module, size: int):
+        super().__init__()
+        self.model = model
+        self.size = int(size)
+
+    def forward(self, x):
+        if x.shape[-1] != self.size or x.shape[-2] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=False)
+        return self.model(x)
+
+
+@register_model("vit_b16")
+def _vit_b16(num_classes: int, pretrained: bool = True, img_size: int = 224) -> nn.Module:
+    import timm
+
+    try:
+        net = timm.create_model("vit_base_patch16_224", pretrained=pretrained, num_classes=num_classes, img_size=img_size)
+    except Exception as exc:  # noqa: BLE001 - turned into an actionable message
+        if not pretrained:
+            raise
+        raise LotusError(
+            "could not load the pretrained weights of timm 'vit_base_patch16_224' (no internet "
+            "access and no cached copy?). Run once on a machine with internet so the Hugging Face "
+            "cache holds them, or pass pretrained=False to train from scratch. "
+            f"Cause: {type(exc).__name__}: {exc}"
+        ) from exc
+    return ResizeTo(net, img_size)
+
+
+@register_model("vit_tiny")
+def _vit_tiny(num_classes: int, img_size: int = 32, patch_size: int = 4, embed_dim: int = 192,
+              depth: int = 4, num_heads: int = 3) -> nn.Module:
+    from timm.models.vision_transformer import VisionTransformer
+
+    net = VisionTransformer(img_size=img_size, patch_size=patch_size, num_classes=num_classes,
+                            embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=4.0)
+    return ResizeTo(net, img_size)

@@ -1,0 +1,315 @@
+"""Training of the original model (forget + retain) and the gold standard (retain only).
+
+Defaults follow the paper's recipes (spec 6.4); :class:`TrainRecipe` fields override them
+for CPU-sized runs. Trained models are cached as checkpoints keyed by everything that
+determines them (data source, split, seed, model, recipe), written atomically and loaded
+with ``torch.load(..., weights_only=True)``; a mismatched or corrupt checkpoint raises
+:class:`CheckpointError` instead of being used.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .data import ImageSplit, UnlearningSplits
+from .models import create_model
+from .utils import (
+    LotusError,
+    atomic_torch_save,
+    autocast,
+    cache_dir,
+    check_finite,
+    make_generator,
+    resolve_device,
+    stable_hash,
+    synchronize,
+)
+
+__all__ = [
+    "TrainRecipe",
+    "paper_recipe",
+    "train_model",
+    "train_original_and_gold",
+    "get_trained_model",
+    "save_checkpoint",
+    "load_checkpoint",
+    "CheckpointError",
+]
+
+CHECKPOINT_FORMAT = 1
+
+
+class CheckpointError(LotusError):
+    """A checkpoint is corrupt, or was made for another data split / model / recipe."""
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """How to train a model from scratch.
+
+    ``scheduler``: ``"warmup_linear"`` (the paper's ResNet-18 schedule: linear warm-up over
+    ``warmup_epochs``, then linear decay to 0 at ``epochs``), ``"cosine"`` or ``"none"``.
+    ``patience``: early stopping on the val loss (best weights restored); ``None`` disables it.
+    ``augment``: apply the data set's training augmentation (random crop for CIFAR).
+    ``amp``: bfloat16 autocast. ``channels_last``: NHWC memory format (faster CNNs on CPU).
+    """
+
+    epochs: int = 150
+    batch_size: int = 512
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    scheduler: str = "warmup_linear"
+    warmup_epochs: int = 30
+    patience: int | None = 50
+    augment: bool = True
+    amp: bool = False
+    channels_last: bool = False
+
+    def replace(self, **changes) -> "TrainRecipe":
+        valid = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - valid)
+        if unknown:
+            raise LotusError(f"unknown TrainRecipe field(s) {unknown}; valid: {', '.join(sorted(valid))}")
+        return replace(self, **changes)
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise LotusError(f"invalid recipe: epochs={self.epochs}, batch_size={self.batch_size}, lr={self.lr}")
+        if self.scheduler not in ("warmup_linear", "cosine", "none"):
+            raise LotusError(f"unknown scheduler {self.scheduler!r}; valid: warmup_linear, cosine, none")
+
+
+def paper_recipe(model_name: str) -> TrainRecipe:
+    """The paper's recipe for ``model_name`` (spec 6.4).
+
+    ResNet-18 / CNNs: SGD lr 0.1, momentum 0.9, wd 5e-4, batch 512, 150 epochs, 30-epoch
+    warm-up then linear decay, early stopping patience 50, random-crop augmentation.
+    ViTs: SGD lr 1e-4, momentum 0.9, wd 5e-4, batch 64, 30 epochs, no scheduler, patience 10.
+    """
+    if "vit" in model_name:
+        return TrainRecipe(epochs=30, batch_size=64, lr=1e-4, scheduler="none", warmup_epochs=0, patience=10, augment=False)
+    return TrainRecipe()
+
+
+def _lr_factor(recipe: TrainRecipe, epoch: int) -> float:
+    e, total, w = epoch + 1, recipe.epochs, recipe.warmup_epochs
+    if recipe.scheduler == "warmup_linear":
+        warm = min(1.0, e / w) if w > 0 else 1.0
+        decay = 1.0 - max(0, e - w) / max(1, total - w)
+        return max(0.0, warm * decay)
+    if recipe.scheduler == "cosine":
+        import math
+
+        return 0.5 * (1 + math.cos(math.pi * epoch / total))
+    return 1.0
+
+
+def _eval_loss_acc(model, split, device, batch_size, amp):
+    model.eval()
+    loss, correct, n = 0.0, 0, 0
+    with torch.inference_mode():
+        for x, y in split.batches(batch_size, device=device):
+            with autocast(device, amp):
+                logits = model(x)
+            logits = logits.float()
+            loss += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(1) == y).sum())
+            n += y.numel()
+    return loss / max(n, 1), correct / max(n, 1)
+
+
+def train_model(
+    model: nn.Module,
+    train: ImageSplit,
+    val: ImageSplit | None,
+    recipe: TrainRecipe,
+    *,
+    device=None,
+    seed: int = 0,
+    desc: str = "training",
+    progress: bool = True,
+) -> tuple[nn.Module, list[dict]]:
+    """Train ``model`` on ``train`` with ``recipe``; early-stop on ``val`` loss if ``recipe.patience``.
+
+    Returns ``(model, history)``; ``history`` has one dict per epoch
+    (``epoch, lr, train_loss, val_loss, val_acc, seconds``). The model ends in eval mode,
+    holding the best-val-loss weights when early stopping is on.
+    """
+    if len(train) == 0:
+        raise LotusError("cannot train on an empty split")
+    dev = resolve_device(device)
+    model.to(dev)
+    if recipe.channels_last:
+        model.to(memory_format=torch.channels_last)
+    from .methods.base import make_optimizer
+
+    opt = make_optimizer(recipe.optimizer, model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                         weight_decay=recipe.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: _lr_factor(recipe, e))
+    g = make_generator(seed, "train", desc)
+    history: list[dict] = []
+    best_loss, best_state, since_best = float("inf"), None, 0
+    t0 = time.perf_counter()
+    bar = tqdm(range(recipe.epochs), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        tot, n = 0.0, 0
+        for step, (x, y) in enumerate(train.batches(recipe.batch_size, shuffle=True, augment=recipe.augment, generator=g,
+                                                    device=dev, channels_last=recipe.channels_last)):
+            with autocast(dev, recipe.amp):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y)
+            check_finite(loss, where=f"{desc}: epoch {epoch}, step {step}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            tot += float(loss.detach()) * y.numel()
+            n += y.numel()
+        rec = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": tot / max(n, 1)}
+        sched.step()
+        if val is not None and len(val):
+            rec["val_loss"], rec["val_acc"] = _eval_loss_acc(model, val, dev, max(recipe.batch_size, 256), recipe.amp)
+        synchronize(dev)
+        rec["seconds"] = time.perf_counter() - t0
+        history.append(rec)
+        bar.set_postfix({k: round(v, 4) for k, v in rec.items() if k in ("train_loss", "val_loss", "val_acc")})
+        if recipe.patience is not None and "val_loss" in rec:
+            if rec["val_loss"] < best_loss:
+                best_loss, since_best = rec["val_loss"], 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                since_best += 1
+                if since_best > recipe.patience:
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return model, history
+
+
+# ---------------------------------------------------------------------------------------
+# Checkpoints
+# ---------------------------------------------------------------------------------------
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, meta: dict) -> Path:
+    """Atomically save ``{"format", "meta", "state_dict"}`` to ``path``."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return atomic_torch_save(path, {"format": CHECKPOINT_FORMAT, "meta": meta, "state_dict": state})
+
+
+def load_checkpoint(path: str | Path, model: nn.Module | None = None, *, expected_key: dict | None = None) -> dict:
+    """Load a checkpoint safely (``weights_only=True``) and check it.
+
+    Raises :class:`CheckpointError` if the file is unreadable, if its ``meta["key"]`` differs
+    from ``expected_key`` (it was made for another split, seed, model or recipe), or if its
+    tensors do not fit ``model``. Returns the checkpoint dict; loads into ``model`` if given.
+    """
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a corrupt file
+        raise CheckpointError(f"corrupt checkpoint {path}: {type(exc).__name__}: {exc}. Delete it (or pass force=True) to retrain.") from exc
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "meta" not in ckpt:
+        raise CheckpointError(f"{path} is not a lotus checkpoint (no meta/state_dict)")
+    if expected_key is not None:
+        got = ckpt["meta"].get("key")
+        if got != expected_key:
+            diff = sorted(k for k in set(expected_key) | set(got or {}) if (got or {}).get(k) != expected_key.get(k))
+            raise CheckpointError(f"checkpoint {path} was made for a different configuration (differs in: {', '.join(diff)})")
+    if model is not None:
+        try:
+            model.load_state_dict(ckpt["state_dict"], strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(f"checkpoint {path} does not fit the model: {exc}") from exc
+    return ckpt
+
+
+def _key(kind: str, splits: UnlearningSplits, model_name: str, model_kwargs: dict, recipe: TrainRecipe, seed: int) -> dict:
+    import hashlib
+
+    # the original model does not depend on the forget set; the gold model does
+    if kind == "original":
+        data_sig = hashlib.sha256(splits.train.labels.numpy().tobytes() + splits.val.labels.numpy().tobytes()).hexdigest()[:16]
+    else:
+        data_sig = splits.fingerprint()
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "kind": kind,
+        "dataset": splits.dataset,
+        "source": {k: str(v) for k, v in sorted(splits.source.items())},
+        "data": data_sig,
+        "seed": int(seed),
+        "model": model_name,
+        "model_kwargs": {k: model_kwargs[k] for k in sorted(model_kwargs)},
+        "recipe": asdict(recipe),
+    }
+
+
+def get_trained_model(
+    kind: str,
+    splits: UnlearningSplits,
+    model_name: str,
+    recipe: TrainRecipe,
+    *,
+    seed: int = 0,
+    device=None,
+    cache: str | Path | None = None,
+    model_kwargs: dict | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> nn.Module:
+    """Train (or load from the cache) the ``"original"`` (forget + retain) or ``"gold"``
+    (retain only) model. ``cache=False`` disables caching; ``force=True`` retrains.
+
+    The model carries ``lotus_train_info`` (``seconds``, ``epochs``, ``history``, ``cached``,
+    ``path``)."""
+    if kind not in ("original", "gold"):
+        raise LotusError(f"kind must be 'original' or 'gold', got {kind!r}")
+    model_kwargs = dict(model_kwargs or {})
+    dev = resolve_device(device)
+    key = _key(kind, splits, model_name, model_kwargs, recipe, seed)
+    torch.manual_seed(int(seed))
+    model = create_model(model_name, splits.num_classes, **model_kwargs)
+    path = None
+    if cache is not False:
+        root = Path(cache) if cache else cache_dir() / "checkpoints"
+        path = root / f"{splits.dataset}-{model_name}-{kind}-{stable_hash(key)}.pt"
+        if path.exists() and not force:
+            ckpt = load_checkpoint(path, model, expected_key=key)
+            model.to(dev).eval()
+            model.lotus_train_info = dict(ckpt["meta"].get("info", {}), cached=True, path=str(path))
+            return model
+    train = splits.train if kind == "original" else splits.retain
+    t0 = time.perf_counter()
+    model, history = train_model(model, train, splits.val, recipe, device=dev, seed=seed,
+                                 desc=f"{kind} {model_name}/{splits.dataset}", progress=progress)
+    seconds = time.perf_counter() - t0
+    info = {"seconds": seconds, "epochs": len(history), "history": history, "device": str(dev)}
+    if path is not None:
+        save_checkpoint(path, model, {"key": key, "info": info})
+    model.lotus_train_info = dict(info, cached=False, path=str(path) if path else None)
+    return model
+
+
+def train_original_and_gold(splits: UnlearningSplits, model_name: str, recipe: TrainRecipe | None = None, *,
+                            seed: int = 0, device=None, cache=None, model_kwargs=None, force=False,
+                            progress=True) -> tuple[nn.Module, nn.Module]:
+    """``(original, gold)``: f_orig trained on forget + retain, f_gold on retain only (cached)."""
+    recipe = recipe or paper_recipe(model_name)
+    kw = dict(seed=seed, device=device, cache=cache, model_kwargs=model_kwargs, force=force, progress=progress)
+    original = get_trained_model("original", splits, model_name, recipe, **kw)
+    gold = get_trained_model("gold", splits, model_name, recipe, **kw)
+    return original, gold

@@ -1,0 +1,138 @@
+"""Small shared helpers: errors, seeding, devices, autocast and atomic file writes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class LotusError(ValueError):
+    """A user-facing error: bad input, missing data, mismatched checkpoint..."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when a training or unlearning loss becomes NaN or infinite."""
+
+
+def check_finite(loss: torch.Tensor, *, where: str) -> None:
+    """Raise :class:`NonFiniteLossError` if ``loss`` is NaN/inf. ``where`` names the place."""
+    if not torch.isfinite(loss.detach()).all():
+        raise NonFiniteLossError(
+            f"non-finite loss ({loss.detach().float().item()}) in {where}; "
+            "lower the learning rate or check the inputs"
+        )
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch; return a CPU ``torch.Generator`` seeded with ``seed``."""
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def make_generator(seed: int, *salt: Any) -> torch.Generator:
+    """A CPU generator derived from ``seed`` and a salt, independent of global RNG state."""
+    import hashlib
+
+    h = hashlib.sha256(repr((int(seed),) + tuple(salt)).encode()).digest()
+    g = torch.Generator()
+    g.manual_seed(int.from_bytes(h[:8], "little") & ((1 << 63) - 1))
+    return g
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``None``/"auto" -> CUDA if available, else MPS, else CPU."""
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise LotusError(f"device {device!r} requested but CUDA is not available")
+    return dev
+
+
+def autocast(device: torch.device | str, enabled: bool):
+    """bfloat16 autocast on ``device`` when ``enabled``; a no-op context otherwise."""
+    dev = torch.device(device)
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
+
+
+def synchronize(device: torch.device | str) -> None:
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _atomic_write(path: str | os.PathLike, write) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder + rename)."""
+    return _atomic_write(path, lambda fh: fh.write(data))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON atomically."""
+    data = (json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n").encode()
+    return atomic_write_bytes(path, data)
+
+
+def atomic_torch_save(path: str | os.PathLike, obj: Any) -> Path:
+    """``torch.save`` to ``path`` atomically: readers never see a half-written file."""
+    return _atomic_write(path, lambda fh: torch.save(obj, fh))
+
+
+def _json_default(o: Any):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def stable_hash(obj: Any, n: int = 16) -> str:
+    """A short, stable hex digest of a JSON-serialisable object (sorted keys)."""
+    import hashlib
+
+    blob = json.dumps(obj, sort_keys=True, default=_json_default).encode()
+    return hashlib.sha256(blob).hexdigest()[:n]
+
+
+def cache_dir() -> Path:
+    """Root folder for cached checkpoints: ``$LOTUS_CACHE`` or ``~/.cache/lotus``."""
+    return Path(os.environ.get("LOTUS_CACHE", Path.home() / ".cache" / "lotus")).expanduser()

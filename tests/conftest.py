@@ -1,0 +1,54 @@
+"""Shared fixtures. Tests run offline on data the project makes or scikit-learn ships;
+tests that need ../shared/data are skipped when it is absent."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Keep checkpoint/decode caches of the test session out of the user's home."""
+    if "LOTUS_CACHE_KEEP" not in os.environ:
+        os.environ["LOTUS_CACHE"] = str(tmp_path_factory.mktemp("lotus-cache"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def digits_splits():
+    from lotus.data import load_splits
+
+    return load_splits("digits", forget=0.1, seed=0)
+
+
+@pytest.fixture(scope="session")
+def cifar_root():
+    root = Path(os.environ.get("LOTUS_SHARED_DATA", SHARED_DATA))
+    if not (root / "cifar10" / "train").is_dir():
+        pytest.skip("CIFAR-10 image folders not available in ../shared/data")
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_digits(digits_splits):
+    """(original, gold) small CNNs trained on digits (a few seconds on CPU), shared by tests."""
+    from lotus.train import TrainRecipe, train_original_and_gold
+
+    recipe = TrainRecipe(epochs=8, batch_size=64, lr=0.05, scheduler="cosine", warmup_epochs=0, patience=None, augment=False)
+    original, gold = train_original_and_gold(digits_splits, "small_cnn", recipe, seed=0, device="cpu",
+                                             model_kwargs={"width": 16})
+    return original, gold
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads():
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    yield
