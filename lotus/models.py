@@ -6,12 +6,14 @@ Registered models
     The paper's CIFAR-style ResNet-18 (spec 6.3): 3x3 stem (stride 1) + BN + ReLU + 3x3/2
     max-pool, four stages of two BasicBlocks (64/128/256/512 channels, strides 1/2/2/2),
     each block with an *unconditional* 1x1 convolution (no bias, no BN) on the identity
-    path, global average pooling and a linear head. ~11.2M parameters. Not
-    torchvision-compatible.
+    path, global average pooling and a linear head. 11.52M parameters with 10 classes (the
+    extra 1x1 convolutions add 0.35M to the usual 11.17M). Not torchvision-compatible.
 ``vit_b16``
     timm ``vit_base_patch16_224`` (ViT-B/16, 86M parameters); inputs of any size are resized
-    to 224x224 inside the model. ``pretrained=True`` (default) needs the weights from the
-    Hugging Face hub (internet or a filled cache).
+    to 224x224 inside the model. ``pretrained=True`` (default) loads the weights tagged
+    ``weights`` (default ``"orig_in21k_ft_in1k"``: Google's ImageNet-21k pre-trained,
+    ImageNet-1k fine-tuned ViT, i.e. the ``google/vit-base-patch16-224`` checkpoint the paper
+    uses) from the Hugging Face hub (internet or a filled cache), or from ``pretrained_file``.
 ``vit_tiny``
     A small ViT for CPU profiles (timm ``VisionTransformer``, patch 4 at native resolution,
     width 192, depth 4, 3 heads; ~1.8M parameters). No pretrained weights.
@@ -21,6 +23,8 @@ Registered models
 
 from __future__ import annotations
 
+import os
+from numbers import Integral
 from typing import Callable
 
 import torch
@@ -57,10 +61,19 @@ def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
     The returned module carries ``lotus_config`` (``{"name", "num_classes", **kwargs}``),
     which checkpoints record so that a mismatched checkpoint is detected on load.
     """
-    if name not in _REGISTRY:
+    if not isinstance(name, str) or name not in _REGISTRY:
         raise LotusError(f"unknown model {name!r}; valid: {', '.join(list_models())}")
-    if not isinstance(num_classes, int) or num_classes < 2:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 2:
         raise LotusError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    num_classes = int(num_classes)
+    import inspect
+
+    params = inspect.signature(_REGISTRY[name]).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - (set(params) - {"num_classes"}))
+        if unknown:
+            valid = ", ".join(p for p in params if p != "num_classes") or "none"
+            raise LotusError(f"unknown option(s) {unknown} for model {name!r}; valid: {valid}")
     model = _REGISTRY[name](num_classes, **kwargs)
     model.lotus_config = {"name": name, "num_classes": num_classes, **kwargs}
     return model
@@ -167,19 +180,59 @@ class ResizeTo(nn.Module):
         return self.model(x)
 
 
+def _hf_offline() -> bool:
+    """Whether Hugging Face hub access is switched off (``HF_HUB_OFFLINE``)."""
+    env = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    try:
+        from huggingface_hub import constants
+
+        return env or bool(constants.HF_HUB_OFFLINE)
+    except Exception:  # noqa: BLE001 - no huggingface_hub: timm cannot use the hub anyway
+        return env
+
+
+def _hub_weights_cached(repo_id: str) -> bool:
+    """Whether the Hugging Face cache holds weights of ``repo_id`` (no network access)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except Exception:  # noqa: BLE001
+        return False
+    for fname in ("model.safetensors", "pytorch_model.bin"):
+        try:
+            if isinstance(try_to_load_from_cache(repo_id, fname), str):
+                return True
+        except Exception:  # noqa: BLE001 - a malformed cache counts as missing
+            continue
+    return False
+
+
 @register_model("vit_b16")
-def _vit_b16(num_classes: int, pretrained: bool = True, img_size: int = 224) -> nn.Module:
+def _vit_b16(num_classes: int, pretrained: bool = True, img_size: int = 224, weights: str = "orig_in21k_ft_in1k",
+             pretrained_file: str | None = None) -> nn.Module:
     import timm
 
+    arch = f"vit_base_patch16_224.{weights}" if weights else "vit_base_patch16_224"
+    kw = {}
+    if pretrained and pretrained_file is not None:
+        if not os.path.isfile(pretrained_file):
+            raise LotusError(f"pretrained_file {pretrained_file!r} does not exist")
+        kw["pretrained_cfg_overlay"] = {"file": str(pretrained_file)}
+    elif pretrained and _hf_offline() and not _hub_weights_cached(f"timm/{arch}"):
+        # fail fast (before building the 86M-parameter model) with an actionable message
+        raise LotusError(
+            f"pretrained weights of timm {arch!r} are not in the Hugging Face cache and HF_HUB_OFFLINE "
+            "is set (no internet). Download them once on a machine with internet (create the model "
+            "there without HF_HUB_OFFLINE), pass pretrained_file='/path/to/model.safetensors', or "
+            "pretrained=False to train from scratch.")
     try:
-        net = timm.create_model("vit_base_patch16_224", pretrained=pretrained, num_classes=num_classes, img_size=img_size)
+        net = timm.create_model(arch, pretrained=pretrained, num_classes=num_classes, img_size=img_size, **kw)
     except Exception as exc:  # noqa: BLE001 - turned into an actionable message
         if not pretrained:
             raise
         raise LotusError(
-            "could not load the pretrained weights of timm 'vit_base_patch16_224' (no internet "
-            "access and no cached copy?). Run once on a machine with internet so the Hugging Face "
-            "cache holds them, or pass pretrained=False to train from scratch. "
+            f"could not load the pretrained weights of timm {arch!r} (no internet access and no "
+            "cached copy?). Run once on a machine with internet so the Hugging Face cache holds "
+            "them, pass pretrained_file=..., or pretrained=False to train from scratch. "
             f"Cause: {type(exc).__name__}: {exc}"
         ) from exc
     return ResizeTo(net, img_size)

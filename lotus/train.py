@@ -10,7 +10,10 @@ with ``torch.load(..., weights_only=True)``; a mismatched or corrupt checkpoint 
 from __future__ import annotations
 
 import copy
+import json
+import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -60,6 +63,11 @@ class TrainRecipe:
     ``patience``: early stopping on the val loss (best weights restored); ``None`` disables it.
     ``augment``: apply the data set's training augmentation (random crop for CIFAR).
     ``amp``: bfloat16 autocast. ``channels_last``: NHWC memory format (faster CNNs on CPU).
+
+    With ``"warmup_linear"``, a ``warmup_epochs`` that is not smaller than ``epochs`` (e.g. the
+    paper's 30 with a 10-epoch CPU run) would never reach the peak learning rate; the
+    schedule then warms up over ``epochs // 5`` epochs instead (the paper's 30 : 150 ratio)
+    and warns.
     """
 
     epochs: int = 150
@@ -83,10 +91,27 @@ class TrainRecipe:
         return replace(self, **changes)
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise LotusError(f"invalid recipe: epochs={self.epochs}, batch_size={self.batch_size}, lr={self.lr}")
+        def _int(v):
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        if not _int(self.epochs) or self.epochs < 1:
+            raise LotusError(f"epochs must be an int >= 1, got {self.epochs!r}")
+        if not _int(self.batch_size) or self.batch_size < 1:
+            raise LotusError(f"batch_size must be an int >= 1, got {self.batch_size!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise LotusError(f"lr must be a finite number > 0, got {self.lr!r}")
+        if not 0 <= self.momentum < 1:
+            raise LotusError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if self.weight_decay < 0:
+            raise LotusError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.optimizer not in ("sgd", "adam", "adamw"):
+            raise LotusError(f"unknown optimizer {self.optimizer!r}; valid: sgd, adam, adamw")
         if self.scheduler not in ("warmup_linear", "cosine", "none"):
             raise LotusError(f"unknown scheduler {self.scheduler!r}; valid: warmup_linear, cosine, none")
+        if not _int(self.warmup_epochs) or self.warmup_epochs < 0:
+            raise LotusError(f"warmup_epochs must be an int >= 0, got {self.warmup_epochs!r}")
+        if self.patience is not None and (not _int(self.patience) or self.patience < 1):
+            raise LotusError(f"patience must be an int >= 1 or None, got {self.patience!r}")
 
 
 def paper_recipe(model_name: str) -> TrainRecipe:
@@ -101,15 +126,27 @@ def paper_recipe(model_name: str) -> TrainRecipe:
     return TrainRecipe()
 
 
+def _effective_warmup(recipe: TrainRecipe) -> int:
+    """Warm-up epochs actually used by ``"warmup_linear"`` (see :class:`TrainRecipe`)."""
+    w = recipe.warmup_epochs
+    return w if w < recipe.epochs else recipe.epochs // 5
+
+
 def _lr_factor(recipe: TrainRecipe, epoch: int) -> float:
-    e, total, w = epoch + 1, recipe.epochs, recipe.warmup_epochs
+    """Learning-rate multiplier for 0-based ``epoch`` (``torch.optim.lr_scheduler.LambdaLR``).
+
+    ``"warmup_linear"`` is the paper's ``min(1, (e+1)/W) * (1 - max(0, (e+1) - W) / (E - W))``
+    (spec 6.4): linear warm-up to the peak at epoch ``W - 1``, then linear decay that reaches
+    0 in the last epoch (as in the authors' code). ``"cosine"``: ``0.5 (1 + cos(pi e / E))``
+    (ignores ``warmup_epochs``). ``"none"``: 1.
+    """
+    e, total = epoch + 1, recipe.epochs
     if recipe.scheduler == "warmup_linear":
+        w = _effective_warmup(recipe)
         warm = min(1.0, e / w) if w > 0 else 1.0
         decay = 1.0 - max(0, e - w) / max(1, total - w)
         return max(0.0, warm * decay)
     if recipe.scheduler == "cosine":
-        import math
-
         return 0.5 * (1 + math.cos(math.pi * epoch / total))
     return 1.0
 
@@ -147,6 +184,13 @@ def train_model(
     """
     if len(train) == 0:
         raise LotusError("cannot train on an empty split")
+    if not isinstance(recipe, TrainRecipe):
+        raise LotusError(f"recipe must be a TrainRecipe, got {type(recipe).__name__}")
+    if recipe.scheduler == "warmup_linear" and recipe.warmup_epochs >= recipe.epochs:
+        warnings.warn(
+            f"warmup_epochs={recipe.warmup_epochs} >= epochs={recipe.epochs}: warming up over "
+            f"{_effective_warmup(recipe)} epoch(s) instead (set warmup_epochs explicitly to silence this)",
+            stacklevel=2)
     dev = resolve_device(device)
     model.to(dev)
     if recipe.channels_last:
@@ -189,7 +233,7 @@ def train_model(
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 since_best += 1
-                if since_best > recipe.patience:
+                if since_best >= recipe.patience:  # `patience` epochs in a row without improvement
                     break
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -211,24 +255,37 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: dict) -> Path:
 def load_checkpoint(path: str | Path, model: nn.Module | None = None, *, expected_key: dict | None = None) -> dict:
     """Load a checkpoint safely (``weights_only=True``) and check it.
 
-    Raises :class:`CheckpointError` if the file is unreadable, if its ``meta["key"]`` differs
-    from ``expected_key`` (it was made for another split, seed, model or recipe), or if its
-    tensors do not fit ``model``. Returns the checkpoint dict; loads into ``model`` if given.
+    Raises :class:`CheckpointError` if the file is unreadable or truncated, not a lotus
+    checkpoint (or of another format version), holds non-finite weights, if its
+    ``meta["key"]`` differs from ``expected_key`` (it was made for another split, seed, model
+    or recipe), or if its tensors do not fit ``model``. ``FileNotFoundError`` if ``path`` does
+    not exist. Returns the checkpoint dict; loads into ``model`` if given.
     """
     path = Path(path)
+    remedy = "Delete the file (or pass force=True) to retrain."
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a corrupt file
-        raise CheckpointError(f"corrupt checkpoint {path}: {type(exc).__name__}: {exc}. Delete it (or pass force=True) to retrain.") from exc
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "meta" not in ckpt:
-        raise CheckpointError(f"{path} is not a lotus checkpoint (no meta/state_dict)")
+        raise CheckpointError(f"corrupt checkpoint {path}: {type(exc).__name__}: {exc}. {remedy}") from exc
+    if (not isinstance(ckpt, dict) or not isinstance(ckpt.get("meta"), dict)
+            or not isinstance(ckpt.get("state_dict"), dict)):
+        raise CheckpointError(f"{path} is not a lotus checkpoint (no meta/state_dict). {remedy}")
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} has checkpoint format {ckpt.get('format')!r}, expected {CHECKPOINT_FORMAT}. {remedy}")
+    bad = [k for k, v in ckpt["state_dict"].items()
+           if not isinstance(v, torch.Tensor) or (v.is_floating_point() and not torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"checkpoint {path} holds non-finite or non-tensor entries ({', '.join(bad[:5])}). {remedy}")
     if expected_key is not None:
         got = ckpt["meta"].get("key")
+        got = got if isinstance(got, dict) else {}
         if got != expected_key:
-            diff = sorted(k for k in set(expected_key) | set(got or {}) if (got or {}).get(k) != expected_key.get(k))
-            raise CheckpointError(f"checkpoint {path} was made for a different configuration (differs in: {', '.join(diff)})")
+            diff = sorted(k for k in set(expected_key) | set(got) if got.get(k) != expected_key.get(k))
+            raise CheckpointError(
+                f"checkpoint {path} was made for a different configuration (differs in: {', '.join(diff)}); "
+                f"it is not used. {remedy}")
     if model is not None:
         try:
             model.load_state_dict(ckpt["state_dict"], strict=True)
@@ -238,24 +295,36 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, *, expecte
 
 
 def _key(kind: str, splits: UnlearningSplits, model_name: str, model_kwargs: dict, recipe: TrainRecipe, seed: int) -> dict:
+    """Everything that determines a trained model, as a JSON-plain dict.
+
+    Data enter by content: the training images and labels (original: all of ``train``; gold:
+    ``train`` plus the retain positions) and the unseen set ``val`` used for early stopping.
+    The original model does not depend on the forget set, so one original serves every
+    forget spec of a data set and seed.
+    """
     import hashlib
 
-    # the original model does not depend on the forget set; the gold model does
     if kind == "original":
-        data_sig = hashlib.sha256(splits.train.labels.numpy().tobytes() + splits.val.labels.numpy().tobytes()).hexdigest()[:16]
+        train_sig = splits.train.content_hash()
     else:
-        data_sig = splits.fingerprint()
-    return {
+        h = hashlib.sha256(splits.train.content_hash().encode())
+        h.update(splits.retain_indices.numpy().tobytes())
+        train_sig = h.hexdigest()[:16]
+    key = {
         "format": CHECKPOINT_FORMAT,
         "kind": kind,
         "dataset": splits.dataset,
-        "source": {k: str(v) for k, v in sorted(splits.source.items())},
-        "data": data_sig,
+        "source": {str(k): str(v) for k, v in sorted(splits.source.items())},
+        "train_data": train_sig,
+        "val_data": splits.val.content_hash() if splits.val is not None else None,
         "seed": int(seed),
         "model": model_name,
         "model_kwargs": {k: model_kwargs[k] for k in sorted(model_kwargs)},
         "recipe": asdict(recipe),
     }
+    # a JSON round trip makes the key plain (str/int/float/bool/None/list/dict): it then
+    # survives torch.load(weights_only=True) unchanged and compares equal after loading
+    return json.loads(json.dumps(key, sort_keys=True, default=str))
 
 
 def get_trained_model(
@@ -280,9 +349,12 @@ def get_trained_model(
         raise LotusError(f"kind must be 'original' or 'gold', got {kind!r}")
     model_kwargs = dict(model_kwargs or {})
     dev = resolve_device(device)
+    if not isinstance(recipe, TrainRecipe):
+        raise LotusError(f"recipe must be a TrainRecipe, got {type(recipe).__name__}")
     key = _key(kind, splits, model_name, model_kwargs, recipe, seed)
-    torch.manual_seed(int(seed))
-    model = create_model(model_name, splits.num_classes, **model_kwargs)
+    with torch.random.fork_rng(devices=[]):  # seeded init that leaves the caller's RNG alone
+        torch.manual_seed(int(seed))
+        model = create_model(model_name, splits.num_classes, **model_kwargs)
     path = None
     if cache is not False:
         root = Path(cache) if cache else cache_dir() / "checkpoints"

@@ -150,4 +150,136 @@ def to_builtin(obj: Any) -> Any:
         return {k: to_builtin(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_builtin(v) for v in obj]
-    return obj
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    if hasattr(obj, "item") and callable(obj.item):  # NumPy scalars
+        return obj.item()
+    return repr(obj)
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers shared by the baseline methods (appended; see finetune.py ... retrain.py)
+# ---------------------------------------------------------------------------------------
+
+
+def family_defaults(model_name: str | None) -> dict:
+    """The paper's per-family unlearning budget (spec 5): CNNs 10 epochs with batch 128,
+    ViTs 3 epochs with batch 32. Returns ``{"epochs", "batch_size", "augment"}``; ``augment``
+    (the data set's training augmentation, e.g. random crop) is on for CNNs and off for ViTs,
+    as in the authors' training loaders and in LoTUS."""
+    if model_family(model_name) == "vit":
+        return {"epochs": 3, "batch_size": 32, "augment": False}
+    return {"epochs": 10, "batch_size": 128, "augment": True}
+
+
+def derived_seed(seed: int, *salt) -> int:
+    """A non-negative 62-bit integer seed derived from ``seed`` and ``salt`` (for code that
+    can only be seeded through the global RNG, e.g. weight initialisation)."""
+    from ..utils import make_generator
+
+    g = make_generator(seed, *salt)
+    return int(torch.randint(0, 2**62, (1,), generator=g))
+
+
+def fresh_model_like(model: nn.Module, *, seed: int, salt: str, device=None, **overrides) -> nn.Module:
+    """A newly initialised model of the same architecture as ``model``.
+
+    The architecture is read from ``model.lotus_config`` (set by
+    :func:`lotus.models.create_model`); ``overrides`` replace its keyword arguments (e.g.
+    ``pretrained=False``). Initialisation draws from the global RNG inside a
+    :func:`torch.random.fork_rng` block seeded with :func:`derived_seed` ``(seed, salt)``,
+    so it is reproducible and leaves the caller's RNG state untouched.
+    """
+    from ..models import create_model
+
+    cfg = dict(getattr(model, "lotus_config", None) or {})
+    if "name" not in cfg or "num_classes" not in cfg:
+        raise LotusError(
+            "cannot build a fresh copy of this model: it has no lotus_config "
+            "(create it with lotus.create_model(name, num_classes, **kw))"
+        )
+    name, k = cfg.pop("name"), cfg.pop("num_classes")
+    cfg.update(overrides)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derived_seed(seed, salt))
+        new = create_model(name, k, **cfg)
+    return new.to(device) if device is not None else new
+
+
+def model_accepts(model: nn.Module, kwarg: str) -> bool:
+    """Whether the registered factory of ``model`` (per ``lotus_config``) takes ``kwarg``."""
+    import inspect
+
+    from .. import models as _models
+
+    name = (getattr(model, "lotus_config", None) or {}).get("name")
+    factory = getattr(_models, "_REGISTRY", {}).get(name)
+    if factory is None:
+        return False
+    return kwarg in inspect.signature(factory).parameters
+
+
+def forward_logits(model: nn.Module, x: torch.Tensor, *, device, amp: bool) -> torch.Tensor:
+    """``model(x)`` under optional bf16 autocast, returned as ``float32 [B, K]``."""
+    with autocast(device, amp):
+        logits = model(x)
+    return logits.float()
+
+
+def cycle_batches(split: ImageSplit, batch_size: int, *, generator: torch.Generator, device,
+                  augment: bool = False):
+    """Endless ``(x, y)`` batches of ``split``, reshuffled (from ``generator``) on every pass."""
+    if len(split) == 0:
+        raise LotusError("cannot cycle over an empty split")
+    while True:
+        yield from split.batches(batch_size, shuffle=True, augment=augment, generator=generator, device=device)
+
+
+def kl_to_targets(student_logits: torch.Tensor, target_probs: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """``KL(target || softmax(student / T))`` summed over classes, averaged over the batch.
+
+    ``student_logits``: ``[B, K]``; ``target_probs``: ``[B, K]`` rows summing to 1 (already
+    tempered by the caller if wanted). Returns a scalar in nats.
+    """
+    log_s = F.log_softmax(student_logits.float() / temperature, dim=1)
+    return F.kl_div(log_s, target_probs.float(), reduction="batchmean")
+
+
+def random_wrong_labels(labels: torch.Tensor, num_classes: int, generator: torch.Generator) -> torch.Tensor:
+    """For every label a class drawn uniformly among the ``num_classes - 1`` *other* classes.
+
+    Vectorised: ``(y + U{1..K-1}) mod K``. ``labels``: ``int64 [N]`` (CPU); returns ``int64 [N]``.
+    """
+    if num_classes < 2:
+        raise LotusError(f"random relabelling needs at least 2 classes, got {num_classes}")
+    labels = labels.cpu().long()
+    shift = torch.randint(1, num_classes, labels.shape, generator=generator)
+    return (labels + shift) % num_classes
+
+
+def per_class_subset(labels: torch.Tensor, n_per_class: int, generator: torch.Generator) -> torch.Tensor:
+    """Positions of at most ``n_per_class`` samples per class, drawn at random (vectorised).
+
+    ``labels``: ``int64 [N]``. Returns sorted ``int64`` positions.
+    """
+    if n_per_class < 1:
+        raise LotusError(f"samples per class must be >= 1, got {n_per_class}")
+    labels = labels.cpu().long()
+    n = labels.numel()
+    perm = torch.randperm(n, generator=generator)
+    lab = labels[perm]
+    order = torch.argsort(lab, stable=True)
+    sorted_lab = lab[order]
+    counts = torch.bincount(sorted_lab, minlength=int(labels.max()) + 1 if n else 1)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(n) - starts[sorted_lab]
+    keep = perm[order[rank < n_per_class]]
+    return torch.sort(keep).values
+
+
+def random_fraction_subset(n: int, fraction: float, generator: torch.Generator) -> torch.Tensor:
+    """``int(fraction * n)`` distinct positions in ``[0, n)`` drawn at random, sorted."""
+    if not 0.0 < fraction <= 1.0:
+        raise LotusError(f"fraction must be in (0, 1], got {fraction}")
+    k = int(fraction * n)
+    return torch.sort(torch.randperm(n, generator=generator)[:k]).values

@@ -1,0 +1,190 @@
+"""Sphinx helpers of the LoTUS book (loaded through ``sphinx.local_extensions`` in _config.yml).
+
+The book is built with ``-W -n`` (warnings are errors, every cross-reference is checked) and
+must read offline. Two things in ordinary docstrings would otherwise break that build
+without being mistakes:
+
+1. **References to re-exported or imported names.** A docstring may say
+   ``:func:`lotus.unlearn``` (the public spelling) while the function is documented where
+   it is defined, ``lotus.methods.unlearn``; or ``:class:`UnlearnReport``` inside a module
+   that imports it. On a missing reference whose target names an importable object of the
+   ``lotus`` package, this extension looks the object up and links to the documented
+   definition (``obj.__module__ + "." + obj.__qualname__``). If the object exists but is not
+   documented (a private helper, an undocumented constant) the text is kept without a link
+   and no warning is raised. Names that do not exist still raise the usual warning, so
+   stale references are caught.
+
+2. **Prose with a colon in constant and attribute comments.** For module constants and
+   class attributes, napoleon reads a first line ``X: Y`` as "type X, description Y"
+   (``#: methods handled by the runner itself: ...`` would render the words before the
+   colon as a type and try to cross-reference them). When the would-be type is prose (more
+   than three words and no markup), the line is restored as written.
+
+And one thing in the pages:
+
+3. **Thebe.** Jupyter Book always loads ``sphinx_thebe``, which adds its configuration
+   script twice per page (a JavaScript ``SyntaxError``: ``THEBE_JS_URL`` declared twice)
+   and a loader that would fetch thebe from unpkg.com. The book has no live-code button
+   (``launch_buttons.thebe: false``), so these scripts and the thebe stylesheet are dropped
+   from every page.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+PACKAGE = "lotus"
+
+# -----------------------------------------------------------------------------------------
+# 1. missing references into the lotus package
+# -----------------------------------------------------------------------------------------
+
+
+def _lookup(path: str) -> tuple[bool, Any]:
+    """Import the longest module prefix of ``path`` and walk the remaining attributes.
+
+    Returns ``(found, obj)``.
+    """
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        modname = ".".join(parts[:i])
+        try:
+            obj = importlib.import_module(modname)
+        except Exception:  # noqa: BLE001 - any import failure means "not this prefix"
+            continue
+        for attr in parts[i:]:
+            try:
+                obj = getattr(obj, attr)
+            except AttributeError:
+                return False, None
+        return True, obj
+    return False, None
+
+
+def _canonical_name(obj: Any) -> str | None:
+    """Where ``obj`` is defined: ``module.qualname`` for functions, classes, methods."""
+    if isinstance(obj, property) and obj.fget is not None:
+        obj = obj.fget
+    if isinstance(obj, (staticmethod, classmethod)):
+        obj = obj.__func__
+    mod = getattr(obj, "__module__", None)
+    qual = getattr(obj, "__qualname__", None)
+    if isinstance(mod, str) and isinstance(qual, str) and "<" not in qual:
+        return f"{mod}.{qual}"
+    return None
+
+
+def _candidates(target: str, modname: str | None, clsname: str | None) -> list[str]:
+    out = []
+    if modname and clsname:
+        out.append(f"{modname}.{clsname}.{target}")
+    if modname:
+        out.append(f"{modname}.{target}")
+    out.append(target)
+    return [c for c in out if c == PACKAGE or c.startswith(PACKAGE + ".")]
+
+
+def resolve_lotus_reference(app, env, node, contnode):
+    """``missing-reference`` handler (see the module docstring, item 1)."""
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "")
+    if not target:
+        return None
+    domain = env.get_domain("py")
+    for cand in _candidates(target, node.get("py:module"), node.get("py:class")):
+        found, obj = _lookup(cand)
+        if not found:
+            continue
+        names = [n for n in (_canonical_name(obj), cand) if n]
+        for name in names:
+            if name in domain.objects:
+                newnode = node.deepcopy()
+                if "refspecific" in newnode.attributes:
+                    del newnode["refspecific"]
+                ref = domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], name,
+                                          newnode, contnode)
+                if ref is not None:
+                    return ref
+        # the object exists but is not documented (private helper, undocumented constant):
+        # keep the text, drop the link
+        return contnode
+    return None
+
+
+# -----------------------------------------------------------------------------------------
+# 2. napoleon's inline attribute type applied to prose
+# -----------------------------------------------------------------------------------------
+
+_PROSE_MIN_WORDS = 4
+
+
+def _looks_like_prose(text: str) -> bool:
+    if any(ch in text for ch in "`:*|[]"):
+        return False
+    return len(text.split()) >= _PROSE_MIN_WORDS
+
+
+def restore_prose_attribute(app, what, name, obj, options, lines: list[str]) -> None:
+    """``autodoc-process-docstring`` handler run after napoleon (see item 2)."""
+    if what not in ("data", "attribute"):
+        return
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        if not line.startswith(":type: "):
+            continue
+        typ = line[len(":type: "):].strip()
+        if not _looks_like_prose(typ):
+            return
+        del lines[i]
+        if i > 0 and not lines[i - 1].strip():
+            del lines[i - 1]
+        for j, text in enumerate(lines):
+            if text.strip():
+                lines[j] = f"{typ}: {text.lstrip()}"
+                break
+        else:
+            lines.insert(0, typ)
+        return
+
+
+# -----------------------------------------------------------------------------------------
+# 3. thebe scripts
+# -----------------------------------------------------------------------------------------
+
+
+def _asset_name(asset: Any) -> str:
+    return str(getattr(asset, "filename", asset) or "")
+
+
+def _asset_body(asset: Any) -> str:
+    attrs = getattr(asset, "attributes", None) or {}
+    return str(attrs.get("body", "") or "")
+
+
+def _is_thebe(asset: Any) -> bool:
+    return "thebe" in _asset_name(asset).lower() or "THEBE_JS_URL" in _asset_body(asset)
+
+
+def drop_thebe_assets(app, pagename, templatename, context, doctree) -> None:
+    """``html-page-context`` handler (see the module docstring, item 3)."""
+    if app.config.html_theme_options.get("launch_buttons", {}).get("thebe"):
+        return
+    for key in ("script_files", "css_files"):
+        assets = context.get(key)
+        if assets:
+            context[key] = [a for a in assets if not _is_thebe(a)]
+
+
+def setup(app):
+    app.setup_extension("sphinx.ext.autodoc")
+    app.setup_extension("sphinx.ext.napoleon")
+    app.connect("missing-reference", resolve_lotus_reference, priority=900)
+    # napoleon processes docstrings at the default priority 500; run after it
+    app.connect("autodoc-process-docstring", restore_prose_attribute, priority=600)
+    app.connect("html-page-context", drop_thebe_assets)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
+
+
+__all__ = ["resolve_lotus_reference", "restore_prose_attribute", "drop_thebe_assets", "setup"]

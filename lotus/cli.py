@@ -1,0 +1,416 @@
+"""The ``lotus`` command line: run unlearning experiments, train models, build the book.
+
+Run ``lotus --help`` or ``lotus <command> --help``. Every command prints a clear message and
+exits with status 2 on a bad name or option (unknown data set, method, profile...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+from .utils import LotusError, NonFiniteLossError
+
+__all__ = ["main", "build_parser", "parse_assignments", "parse_value"]
+
+_EPILOG = textwrap.dedent(
+    """\
+    examples:
+      lotus list                                  # data sets, models, methods, profiles
+      lotus run --profile tiny --method lotus     # seconds on a laptop CPU (digits, small CNN)
+      lotus run --dataset digits --model small_cnn --method lotus finetune --seeds 0 1 2 \\
+                --profile tiny --set lotus.alpha=2
+      lotus run --profile cpu --method lotus --data-root ~/data     # CIFAR-10 image folders
+      lotus train --profile tiny --seeds 0 1      # only train/cache the original and gold models
+      lotus book --profile tiny                   # execute the notebooks and build the book
+      lotus book --list
+
+    Results are JSON records under --results (default results/runs), one per (data set, model,
+    method, forget set, seed, hyper-parameters, recipe); a run that already has a record is
+    skipped unless --force. Trained models are cached under $LOTUS_CACHE/checkpoints
+    (default ~/.cache/lotus). Data sets are read from --data-root, else $LOTUS_DATA, else
+    ~/.cache/lotus/data.
+    """
+)
+
+_RUN_EPILOG = textwrap.dedent(
+    """\
+    How settings combine: the profile's `run:` section gives the defaults, the options
+    given here override them. --set applies a hyper-parameter to every method of the run
+    (`--set epochs=3`) or to one method (`--set lotus.alpha=2`); --train overrides fields
+    of the training recipe (epochs, batch_size, lr, optimizer, scheduler, warmup_epochs,
+    patience, augment, amp, channels_last); --data passes options to lotus.load_splits
+    (max_train_per_class, forget_rule, unseen, ...); --model-arg passes model options
+    (width for small_cnn, pretrained for vit_b16).
+
+    The pseudo-methods `original` (the model before unlearning) and `retrain` (the gold
+    standard, retrained on the retain set only) need no unlearning and are cheap.
+
+    examples:
+      lotus run --profile tiny --method lotus
+      lotus run --dataset digits --model small_cnn --model-arg width=16 --method lotus \\
+                --train epochs=8 batch_size=64 --seeds 0 1 2
+      lotus run --profile cpu --method original retrain lotus --forget 0.1 0.5
+      lotus run --dataset cifar10 --model resnet18 --method lotus --device cuda --download
+    """
+)
+
+
+# ---------------------------------------------------------------------------------------
+# Parsing helpers
+# ---------------------------------------------------------------------------------------
+
+
+def parse_value(text: str):
+    """Turn a command-line value into a Python value: ``true``/``false`` -> bool,
+    ``none``/``null`` -> None, ints, floats (``1e-3`` too), ``[1, 2]`` / ``{a: 1}`` (YAML),
+    anything else stays text."""
+    s = text.strip()
+    low = s.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if low in ("none", "null", "~"):
+        return None
+    for conv in (int, float):
+        try:
+            return conv(s)
+        except ValueError:
+            pass
+    if s[:1] in "[{":
+        import yaml
+
+        try:
+            return yaml.safe_load(s)
+        except yaml.YAMLError as exc:
+            raise LotusError(f"cannot parse value {text!r}: {exc}") from None
+    return s
+
+
+def parse_assignments(items, what: str) -> dict:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``; a malformed item is a clear error."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise LotusError(f"{what} expects key=value, got {item!r}")
+        k, _, v = item.partition("=")
+        k = k.strip()
+        if not k:
+            raise LotusError(f"{what} expects key=value, got {item!r}")
+        out[k] = parse_value(v)
+    return out
+
+
+def _method_hparams(assignments: dict, methods: list[str], base: dict | None) -> dict:
+    """Split ``--set`` assignments into per-method dicts (``lotus.alpha=2`` or ``alpha=2``)."""
+    from .experiment import PSEUDO_METHODS
+
+    out = {m: dict((base or {}).get(m, {}) or {}) for m in methods}
+    for k, v in assignments.items():
+        if "." in k:
+            m, _, name = k.partition(".")
+            if m not in methods:
+                raise LotusError(f"--set {k}=...: method {m!r} is not among the methods of this run ({', '.join(methods)})")
+            out[m][name] = v
+        else:
+            for m in methods:
+                if m not in PSEUDO_METHODS:
+                    out[m][k] = v
+    return out
+
+
+def _profile(name):
+    from .experiment import load_profile
+
+    return load_profile(name) if name else {"name": None, "run": {}, "defaults": {}, "notebooks": {}}
+
+
+def _as_list(v):
+    if v is None:
+        return None
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+# ---------------------------------------------------------------------------------------
+# Parser
+# ---------------------------------------------------------------------------------------
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    pass
+
+
+def _add_common(p: argparse.ArgumentParser, *, methods: bool) -> None:
+    g = p.add_argument_group("what to run (default: the profile's run section)")
+    g.add_argument("--profile", metavar="NAME", help="tiny, cpu, paper, or a path to a profile .yaml")
+    g.add_argument("--dataset", help="digits, cifar10, cifar100, imagefolder, mufac")
+    g.add_argument("--model", help="small_cnn, resnet18, vit_tiny, vit_b16")
+    g.add_argument("--model-arg", nargs="+", metavar="KEY=VALUE", default=[], help="create_model options, e.g. width=16")
+    if methods:
+        g.add_argument("--method", "--methods", dest="methods", nargs="+", metavar="METHOD",
+                       help="unlearning method(s); see `lotus list`. Pseudo-methods: original, retrain")
+    g.add_argument("--forget", nargs="+", metavar="SPEC",
+                   help="forget set: a per-class fraction (0.1), count:5, class:cat; several for a grid")
+    g.add_argument("--seeds", "--seed", dest="seeds", nargs="+", type=int, metavar="N", help="seeds (one run each)")
+    if methods:
+        g.add_argument("--set", dest="sets", nargs="+", metavar="[METHOD.]KEY=VALUE", default=[],
+                       help="method hyper-parameters, e.g. alpha=2 or lotus.alpha=2")
+    g.add_argument("--train", dest="train", nargs="+", metavar="KEY=VALUE", default=[],
+                   help="training recipe overrides, e.g. epochs=8 lr=0.05")
+    g.add_argument("--data", dest="data", nargs="+", metavar="KEY=VALUE", default=[],
+                   help="load_splits options, e.g. max_train_per_class=1000")
+    o = p.add_argument_group("where and how")
+    o.add_argument("--data-root", metavar="DIR", help="data root (default $LOTUS_DATA or ~/.cache/lotus/data)")
+    o.add_argument("--download", action="store_true", help="download CIFAR through torchvision if missing")
+    o.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: CUDA if available)")
+    o.add_argument("--cache-dir", metavar="DIR", help="checkpoint cache (default $LOTUS_CACHE/checkpoints)")
+    o.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="lotus",
+        description="LoTUS machine unlearning (CVPR 2025): run unlearning experiments with the paper's "
+                    "methods and metrics, and build the executable book.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"lotus {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run unlearning experiments and print their metrics",
+                       description="Train (or load from the cache) the original and gold models, unlearn the "
+                                   "forget set with each method and seed, evaluate, print the metrics and store "
+                                   "one JSON record per run.",
+                       epilog=_RUN_EPILOG, formatter_class=_Formatter)
+    _add_common(p, methods=True)
+    p.add_argument("--results", metavar="DIR", help="results folder (default: profile's results_dir or results/runs)")
+    p.add_argument("--force", action="store_true", help="re-run experiments that already have a record")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("train", help="train (or load cached) original and gold models, print their accuracy",
+                       description="Train the original model (forget + retain) and the gold standard (retain only) "
+                                   "for each seed, cache their checkpoints and print their accuracies.",
+                       epilog="example:\n  lotus train --profile cpu --seeds 0 1 --data-root ~/data",
+                       formatter_class=_Formatter)
+    _add_common(p, methods=False)
+    p.add_argument("--force", action="store_true", help="retrain even if cached checkpoints exist")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("book", help="execute the notebooks with a profile and build the Jupyter Book",
+                       description="Execute every notebook of notebooks/ with papermill (parameters from the "
+                                   "profile) into _build/book-src/, then build the HTML site into _build/html/.",
+                       epilog=textwrap.dedent("""\
+                           examples:
+                             lotus book --profile tiny                 # a quick smoke build
+                             lotus book --profile cpu                  # the published CPU book
+                             lotus book --only 02_lotus 04_benchmark --no-build
+                             lotus book --list
+                           """),
+                       formatter_class=_Formatter)
+    p.add_argument("--profile", default="cpu", help="tiny, cpu, paper, or a path to a profile .yaml")
+    p.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="execute only these notebooks (name or number prefix)")
+    p.add_argument("--no-build", dest="build", action="store_false", help="execute the notebooks but do not build the site")
+    p.add_argument("--no-execute", dest="execute", action="store_false",
+                   help="build from the notebooks already executed in _build/book-src")
+    p.add_argument("--force", action="store_true",
+                   help="start from a clean _build/book-src and pass force=True to notebooks that accept it")
+    p.add_argument("--keep-going", action="store_true", help="execute the remaining notebooks after a failure")
+    p.add_argument("--list", dest="list_only", action="store_true", help="list the notebooks in execution order and exit")
+    p.add_argument("--repo", metavar="DIR", help="project folder holding notebooks/ (default: the current folder)")
+    p.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+    p.set_defaults(func=cmd_book)
+
+    p = sub.add_parser("list", help="list data sets, models, unlearning methods and profiles",
+                       formatter_class=_Formatter)
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+# ---------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------
+
+
+def _base_settings(args, prof: dict) -> dict:
+    """Merge the profile's run section with the command-line options (options win)."""
+    run = dict(prof.get("run") or {})
+    data = dict(run.get("data") or {})
+    data.update(parse_assignments(args.data, "--data"))
+    root = args.data_root or run.get("data_root")
+    if root:
+        data["root"] = str(Path(os.path.expanduser(str(root))))
+    if args.download:
+        data["download"] = True
+    train = dict(run.get("train") or {})
+    train.update(parse_assignments(args.train, "--train"))
+    model_kwargs = dict(run.get("model_kwargs") or {})
+    model_kwargs.update(parse_assignments(args.model_arg, "--model-arg"))
+    model = args.model or run.get("model") or "small_cnn"
+    if args.model and args.model != run.get("model") and not args.model_arg:
+        model_kwargs = {}  # the profile's model options belong to the profile's model
+    dataset = args.dataset or run.get("dataset") or "digits"
+    return {
+        "dataset": dataset, "model": model, "model_kwargs": model_kwargs, "train": train, "data": data,
+        "device": args.device or run.get("device"), "cache_dir": args.cache_dir or run.get("cache_dir"),
+        "eval": dict(run.get("eval") or {}),
+    }
+
+
+def _seeds_forgets(args, prof: dict):
+    run = prof.get("run") or {}
+    seeds = args.seeds if args.seeds is not None else _as_list(run.get("seeds")) or [0]
+    forgets = args.forget if args.forget is not None else _as_list(run.get("forget")) or [0.1]
+    return [int(s) for s in seeds], forgets
+
+
+def _print_table(df, columns, out=sys.stdout) -> None:
+    import pandas as pd
+
+    view = df[[c for c in columns if c in df.columns]].copy()
+    with pd.option_context("display.max_columns", None, "display.width", 200,
+                           "display.float_format", lambda v: f"{v:.4f}"):
+        print(view.to_string(index=False), file=out)
+
+
+def cmd_run(args) -> int:
+    from .experiment import grid, run_grid
+    from .results import ResultsStore, summarize
+
+    prof = _profile(args.profile)
+    base = _base_settings(args, prof)
+    run = prof.get("run") or {}
+    methods = args.methods or _as_list(run.get("methods")) or ["lotus"]
+    seeds, forgets = _seeds_forgets(args, prof)
+    hparams = _method_hparams(parse_assignments(args.sets, "--set"), methods, run.get("hparams"))
+    results_dir = args.results or run.get("results_dir") or "results/runs"
+    store = ResultsStore(results_dir)
+    cfgs = grid(methods=methods, seeds=seeds, forget=forgets, hparams=hparams, **base)
+    df = run_grid(cfgs, store, force=args.force, progress=not args.quiet)
+    print()
+    _print_table(df, ["method", "forget", "seed", "acc_forget", "acc_retain", "acc_test", "mia", "jsd", "rf_jsd",
+                      "avg_gap", "unlearn_seconds"])
+    if len(seeds) > 1 or len(methods) > 1:
+        # Avg Gap of the seed means needs the gold standard's rows: evaluating the cached gold
+        # model costs one inference pass (and is skipped when already stored).
+        gold_cfgs = [c.replace(method="retrain", hparams={}) for c in cfgs if c.method != "retrain"]
+        gold_cfgs = list({c.key(): c for c in gold_cfgs}.values())
+        gold = run_grid(gold_cfgs, store, progress=False) if gold_cfgs else None
+        import pandas as pd
+
+        full = pd.concat([df, gold], ignore_index=True) if gold is not None else df
+        full = full.drop_duplicates("key")
+        print("\nmean ± std over seeds (JSD and RF-JSD x 1e4, time in minutes; Avg Gap to 'retrain'):")
+        with pd.option_context("display.max_columns", None, "display.width", 200):
+            print(summarize(full, formatted=True).to_string())
+    skipped = df.attrs.get("skipped", 0)
+    note = f" ({skipped} already stored, not re-run; --force re-runs)" if skipped else ""
+    print(f"\n{len(df)} record(s) in {store.root}{note}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .experiment import ExperimentConfig, prepare
+    from .metrics import accuracy
+
+    prof = _profile(args.profile)
+    base = _base_settings(args, prof)
+    seeds, forgets = _seeds_forgets(args, prof)
+    rows = []
+    for forget in forgets:
+        for seed in seeds:
+            cfg = ExperimentConfig(method="original", forget=forget, seed=seed, **base).validate()
+            prep = prepare(cfg, progress=not args.quiet, force_train=args.force)
+            for kind, model in (("original", prep.original), ("gold", prep.gold)):
+                info = getattr(model, "lotus_train_info", {}) or {}
+                row = {"model": kind, "forget": prep.splits.forget_spec, "seed": seed}
+                for split in ("forget", "retain", "test", "val"):
+                    row[f"acc_{split}"] = accuracy(model, prep.splits[split], device=prep.device)
+                row.update(epochs=info.get("epochs"), train_seconds=info.get("seconds"),
+                           cached="yes" if info.get("cached") else "no", checkpoint=info.get("path"))
+                rows.append(row)
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    print()
+    _print_table(df, ["model", "forget", "seed", "acc_forget", "acc_retain", "acc_test", "acc_val", "epochs",
+                      "train_seconds", "cached"])
+    print("\ncheckpoints:")
+    for p in dict.fromkeys(df["checkpoint"]):
+        print(f"  {p}")
+    return 0
+
+
+def cmd_book(args) -> int:
+    from .book import NotebookError, list_notebooks, run_book
+
+    if args.list_only:
+        repo = Path(args.repo) if args.repo else None
+        for nb in list_notebooks(repo):
+            print(nb.stem)
+        return 0
+    try:
+        report = run_book(profile=args.profile, only=args.only, build=args.build, execute=args.execute,
+                          force=args.force, keep_going=args.keep_going, repo=args.repo, kernel=args.kernel)
+    except NotebookError as exc:
+        print(f"lotus book: error: {exc}", file=sys.stderr)
+        return 1
+    return 0 if report.ok else 1
+
+
+def cmd_list(args) -> int:
+    from .data import list_datasets
+    from .experiment import PSEUDO_METHODS, list_profiles
+    from .methods import get_method, list_methods
+    from .models import list_models
+
+    print("data sets:  " + ", ".join(list_datasets()))
+    print("models:     " + ", ".join(list_models()))
+    print("methods:")
+    for m in list_methods():
+        summary = getattr(get_method(m), "summary", "") or ""
+        print(f"  {m:<16} {summary}")
+    descr = {"original": "the original model, before unlearning (pseudo-method)",
+             "retrain": "the gold standard retrained on the retain set (pseudo-method; cached model)"}
+    for m in PSEUDO_METHODS:
+        if m not in list_methods():
+            print(f"  {m:<16} {descr[m]}")
+    print("profiles:")
+    for name, d in list_profiles().items():
+        print(f"  {name:<16} {d}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``lotus`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except LotusError as exc:
+        print(f"lotus {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except NonFiniteLossError as exc:
+        print(f"lotus {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\nlotus {args.command}: interrupted; finished runs are stored and will be skipped next time",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,492 @@
+"""Experiments: one configuration -> one results record, and grids of them.
+
+An :class:`ExperimentConfig` names everything that determines one unlearning result (data
+set, model, method, forget set, seed, hyper-parameters, training recipe, data and evaluation
+options). :func:`run_experiment` turns it into one JSON record:
+
+1. :func:`prepare` loads the splits and trains (or loads from the checkpoint cache) the
+   original model f_orig (forget + retain) and the gold standard f_gold (retain only);
+   the result is memoised in-process, so a grid over methods trains once;
+2. the method unlearns a copy of f_orig (:func:`lotus.unlearn`), timed;
+3. :func:`lotus.evaluate` measures the unlearned model (accuracies, MIA, RF-JSD vs f_orig,
+   JSD vs f_gold) and the per-run Avg Gap to f_gold of the same seed.
+
+Two pseudo-methods need no unlearning: ``"original"`` evaluates f_orig (time 0) and
+``"retrain"`` evaluates the cached gold model, its time being the gold model's training
+time (the paper's "Gold Std." row).
+
+>>> from lotus.experiment import ExperimentConfig, run_grid, grid
+>>> from lotus.results import ResultsStore, summarize
+>>> cfgs = grid(methods=["original", "retrain", "lotus"], seeds=[0, 1], dataset="digits",
+...             model="small_cnn", model_kwargs={"width": 16}, train={"epochs": 8})
+>>> df = run_grid(cfgs, ResultsStore("results/runs"))
+>>> summarize(df, formatted=True)
+
+Profiles (``lotus/profiles/*.yaml``) bundle such settings: :func:`load_profile`.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import os
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import torch
+
+from .data import list_datasets, load_splits, parse_forget_spec
+from .methods import get_method, list_methods, unlearn
+from .methods.base import check_hparams
+from .metrics import AVG_GAP_KEYS, avg_gap, evaluate
+from .models import list_models
+from .results import ResultsStore, now_iso, provenance, record_key, records_to_frame
+from .train import TrainRecipe, paper_recipe, train_original_and_gold
+from .utils import LotusError, resolve_device, stable_hash
+
+__all__ = [
+    "ExperimentConfig",
+    "Prepared",
+    "PSEUDO_METHODS",
+    "prepare",
+    "run_experiment",
+    "run_grid",
+    "grid",
+    "all_methods",
+    "canonical_forget",
+    "clear_cache",
+    "list_profiles",
+    "load_profile",
+]
+
+#: methods handled by the runner itself: evaluate f_orig / the gold model
+PSEUDO_METHODS = ("original", "retrain")
+
+#: load_splits kwargs that only say where/how to read the data (not part of a record's key)
+_DATA_LOCATION_KEYS = ("root", "download", "num_workers", "in_memory")
+
+_EVAL_KEYS = ("batch_size", "amp", "legacy", "rf_jsd_reference")
+
+
+def all_methods() -> list[str]:
+    """The registered unlearning methods plus the pseudo-methods ``original`` and ``retrain``."""
+    return sorted(set(list_methods()) | set(PSEUDO_METHODS))
+
+
+def canonical_forget(forget) -> str:
+    """The canonical text of a forget specification, as :func:`lotus.load_splits` records it.
+
+    ``0.1`` -> ``"0.1"``, ``"count:5"``, ``"cat"`` -> ``"class:cat"``, ``"rows:1062"``, a list of
+    indices -> ``"indices:<sha1 prefix>"``.
+    """
+    kind, value = parse_forget_spec(forget)
+    if kind == "fraction":
+        return f"{value:g}"
+    if kind == "indices":
+        idx = torch.unique(value)  # sorted, as the forget positions load_splits hashes
+        return "indices:" + hashlib.sha1(idx.numpy().tobytes()).hexdigest()[:12]
+    return f"{kind}:{value}"
+
+
+def _forget_arg(forget):
+    """``forget`` as :func:`load_splits` wants it: text fractions become floats."""
+    if isinstance(forget, str):
+        try:
+            return float(forget)
+        except ValueError:
+            return forget
+    return forget
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything that determines one unlearning result.
+
+    ``hparams``: method hyper-parameters overriding the method's defaults. ``train``:
+    :class:`~lotus.train.TrainRecipe` overrides on top of :func:`~lotus.train.paper_recipe`.
+    ``model_kwargs``: :func:`~lotus.models.create_model` kwargs (e.g. ``{"width": 16}``).
+    ``data``: extra :func:`~lotus.data.load_splits` kwargs (``root``, ``max_train_per_class``,
+    ``forget_rule``, ``unseen``, ...). ``eval``: extra :func:`~lotus.metrics.evaluate` kwargs
+    (``legacy``, ``rf_jsd_reference``, ``amp``, ``batch_size``). ``device``: ``None`` picks
+    CUDA when available. ``cache_dir``: checkpoint folder (default ``$LOTUS_CACHE/checkpoints``).
+    ``device`` and ``cache_dir`` and the data location (``data["root"]``) do not enter the key.
+    """
+
+    dataset: str = "digits"
+    model: str = "small_cnn"
+    method: str = "lotus"
+    forget: str | float = 0.1
+    seed: int = 0
+    hparams: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    model_kwargs: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    device: str | None = None
+    eval: dict = field(default_factory=dict)
+    cache_dir: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExperimentConfig":
+        """Build from a dict; unknown keys are an error listing the valid ones."""
+        valid = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(valid))
+        if unknown:
+            raise LotusError(f"unknown experiment setting(s) {unknown}; valid: {', '.join(valid)}")
+        return cls(**{k: v for k, v in d.items()})
+
+    def replace(self, **changes) -> "ExperimentConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    # -- resolution ----------------------------------------------------------------------
+
+    def recipe(self) -> TrainRecipe:
+        """The training recipe: the paper's for ``model`` with ``train`` overrides."""
+        return paper_recipe(self.model).replace(**dict(self.train or {}))
+
+    def resolved_hparams(self) -> dict:
+        """The method's defaults merged with ``hparams`` (unknown names are an error)."""
+        if self.method in PSEUDO_METHODS:
+            if self.hparams:
+                raise LotusError(f"the pseudo-method {self.method!r} takes no hyper-parameters, got {sorted(self.hparams)}")
+            return {}
+        impl = get_method(self.method)
+        from .methods.base import to_builtin
+
+        return to_builtin(check_hparams(self.method, impl.default_hparams(self.model, self.dataset), dict(self.hparams or {})))
+
+    def validate(self) -> "ExperimentConfig":
+        """Check names and options before anything expensive; raise :class:`LotusError`."""
+        if str(self.dataset).lower() not in list_datasets():
+            raise LotusError(f"unknown dataset {self.dataset!r}; valid: {', '.join(list_datasets())}")
+        if self.model not in list_models():
+            raise LotusError(f"unknown model {self.model!r}; valid: {', '.join(list_models())}")
+        if self.method not in all_methods():
+            raise LotusError(f"unknown unlearning method {self.method!r}; valid: {', '.join(all_methods())}")
+        try:
+            int(self.seed)
+        except (TypeError, ValueError):
+            raise LotusError(f"seed must be an integer, got {self.seed!r}") from None
+        bad = sorted(set(self.eval or {}) - set(_EVAL_KEYS))
+        if bad:
+            raise LotusError(f"unknown evaluation option(s) {bad}; valid: {', '.join(_EVAL_KEYS)}")
+        for name in ("hparams", "train", "model_kwargs", "data", "eval"):
+            if not isinstance(getattr(self, name) or {}, dict):
+                raise LotusError(f"{name} must be a dict, got {getattr(self, name)!r}")
+        if "forget" in (self.data or {}) or "seed" in (self.data or {}):
+            raise LotusError("set forget and seed as experiment settings, not inside data")
+        canonical_forget(_forget_arg(self.forget))
+        self.recipe()
+        self.resolved_hparams()
+        return self
+
+    def identity(self) -> dict:
+        """The identifying fields of the record (see :data:`lotus.results.KEY_FIELDS`)."""
+        data = {k: v for k, v in sorted((self.data or {}).items()) if k not in _DATA_LOCATION_KEYS}
+        return {
+            "dataset": str(self.dataset).lower(),
+            "model": self.model,
+            "model_kwargs": dict(sorted((self.model_kwargs or {}).items())),
+            "method": self.method,
+            "hparams": self.resolved_hparams(),
+            "forget": canonical_forget(_forget_arg(self.forget)),
+            "seed": int(self.seed),
+            "train_recipe": asdict(self.recipe()),
+            "data": {k: str(v) if isinstance(v, os.PathLike) else v for k, v in data.items()},
+            "eval": dict(sorted((self.eval or {}).items())),
+        }
+
+    def key(self) -> str:
+        """The 16-hex-digit record key (a hash of :meth:`identity`)."""
+        return record_key(self.identity())
+
+    def describe(self) -> str:
+        return f"{self.method} on {self.dataset}/{self.model} forget={canonical_forget(_forget_arg(self.forget))} seed={self.seed}"
+
+
+def grid(*, methods: Sequence[str], seeds: Sequence[int] = (0,), forget: Sequence | str | float = (0.1,),
+         hparams: dict | None = None, **common) -> list[ExperimentConfig]:
+    """All combinations of ``forget`` x ``seeds`` x ``methods`` (in that nesting, so the
+    configurations that share trained models are adjacent).
+
+    ``hparams`` maps a method name to its hyper-parameter overrides; ``common`` holds the
+    other :class:`ExperimentConfig` fields (``dataset``, ``model``, ``train``, ...).
+    """
+    if isinstance(methods, str):
+        methods = [methods]
+    if isinstance(forget, (str, float, int)):
+        forget = [forget]
+    if isinstance(seeds, int):
+        seeds = [seeds]
+    hparams = dict(hparams or {})
+    unknown = sorted(set(hparams) - set(methods))
+    if unknown:
+        warnings.warn(f"hyper-parameters given for method(s) {unknown} that are not in the grid", stacklevel=2)
+    return [
+        ExperimentConfig.from_dict({**common, "method": m, "forget": f, "seed": int(s), "hparams": dict(hparams.get(m, {}))})
+        for f in forget for s in seeds for m in methods
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# Trained models (memoised)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """The splits and trained models an experiment needs.
+
+    ``original``: f_orig (trained on forget + retain); ``gold``: f_gold (retain only). Each
+    carries ``lotus_train_info`` (``seconds``, ``epochs``, ``history``, ``cached``, ``path``).
+    """
+
+    splits: Any
+    original: torch.nn.Module
+    gold: torch.nn.Module
+    recipe: TrainRecipe
+    device: torch.device
+    _gold_scores: dict = field(default_factory=dict, repr=False)
+
+    def gold_scores(self, eval_kwargs: dict | None = None) -> dict:
+        """:func:`lotus.evaluate` of the gold model (vs f_orig), memoised per eval options."""
+        k = stable_hash(eval_kwargs or {})
+        if k not in self._gold_scores:
+            self._gold_scores[k] = evaluate(self.gold, self.splits, original=self.original, gold=self.gold,
+                                            device=self.device, **(eval_kwargs or {}))
+        return self._gold_scores[k]
+
+
+_PREPARED: "collections.OrderedDict[str, Prepared]" = collections.OrderedDict()
+#: how many prepared (splits, original, gold) sets stay in memory
+MEMO_SIZE = int(os.environ.get("LOTUS_PREPARE_MEMO", "2"))
+
+
+def clear_cache() -> None:
+    """Forget the in-process memo of :func:`prepare` (the disk checkpoints stay)."""
+    _PREPARED.clear()
+
+
+def _prepare_key(cfg: ExperimentConfig, dev: torch.device) -> str:
+    return stable_hash({
+        "dataset": str(cfg.dataset).lower(), "data": {k: str(v) for k, v in sorted((cfg.data or {}).items())},
+        "forget": canonical_forget(_forget_arg(cfg.forget)), "seed": int(cfg.seed), "model": cfg.model,
+        "model_kwargs": cfg.model_kwargs or {}, "recipe": asdict(cfg.recipe()), "device": str(dev),
+        "cache": str(cfg.cache_dir),
+    })
+
+
+def prepare(cfg: ExperimentConfig, *, progress: bool = True, force_train: bool = False) -> Prepared:
+    """Load the splits of ``cfg`` and train/load f_orig and f_gold.
+
+    Checkpoints are cached on disk (:func:`lotus.train.train_original_and_gold`) and the
+    result is memoised in-process (the last ``MEMO_SIZE`` data set/seed/model
+    combinations), so every method of a grid reuses the same trained models.
+    ``force_train`` retrains even if checkpoints exist.
+    """
+    cfg = _as_config(cfg)
+    dev = resolve_device(cfg.device)
+    key = _prepare_key(cfg, dev)
+    if key in _PREPARED and not force_train:
+        _PREPARED.move_to_end(key)
+        return _PREPARED[key]
+    splits = load_splits(cfg.dataset, forget=_forget_arg(cfg.forget), seed=int(cfg.seed), **dict(cfg.data or {}))
+    recipe = cfg.recipe()
+    original, gold = train_original_and_gold(
+        splits, cfg.model, recipe, seed=int(cfg.seed), device=dev, cache=cfg.cache_dir,
+        model_kwargs=dict(cfg.model_kwargs or {}), force=force_train, progress=progress)
+    prep = Prepared(splits=splits, original=original, gold=gold, recipe=recipe, device=dev)
+    _PREPARED[key] = prep
+    while len(_PREPARED) > max(1, MEMO_SIZE):
+        _PREPARED.popitem(last=False)
+    return prep
+
+
+def _as_config(cfg) -> ExperimentConfig:
+    if isinstance(cfg, ExperimentConfig):
+        return cfg
+    if isinstance(cfg, dict):
+        return ExperimentConfig.from_dict(cfg)
+    raise LotusError(f"expected an ExperimentConfig or a dict, got {type(cfg).__name__}")
+
+
+# ---------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------
+
+
+def _train_info(model) -> dict:
+    info = dict(getattr(model, "lotus_train_info", {}) or {})
+    return {"seconds": float(info.get("seconds", float("nan"))), "epochs": int(info.get("epochs", 0)),
+            "cached": bool(info.get("cached", False))}
+
+
+def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = None, *, force: bool = False,
+                   progress: bool = True) -> dict:
+    """Run one experiment and return its record (a JSON-ready dict).
+
+    If ``store`` holds a record with the same key it is returned without running anything,
+    unless ``force``. The record holds the configuration (``dataset, model, method, forget,
+    seed, hparams, train_recipe, model_kwargs, data, eval``), the metrics (``acc_forget,
+    acc_retain, acc_test, acc_val, mia, jsd, rf_jsd``), ``avg_gap`` (this run vs the gold
+    model of the same seed), ``unlearn_seconds``, ``epochs``, ``history`` (per-epoch dicts,
+    e.g. LoTUS's tau and forget accuracy), ``gold`` (the gold model's gap metrics),
+    ``sizes``, provenance (``lotus_version, git_commit, device, device_name,
+    torch_version``), ``created`` and ``key``.
+    """
+    cfg = _as_config(cfg).validate()
+    ident = cfg.identity()
+    key = record_key(ident)
+    if store is not None and not force:
+        rec = store.get(key)
+        if rec is not None:
+            return rec
+    prep = prepare(cfg, progress=progress)
+    splits, dev = prep.splits, prep.device
+    eval_kwargs = dict(cfg.eval or {})
+    gold_scores = prep.gold_scores(eval_kwargs)
+    extra: dict = {}
+    if cfg.method == "original":
+        scores = evaluate(prep.original, splits, original=prep.original, gold=prep.gold, device=dev, **eval_kwargs)
+        seconds, epochs, history = 0.0, 0, []
+    elif cfg.method == "retrain":
+        info = getattr(prep.gold, "lotus_train_info", {}) or {}
+        scores = dict(gold_scores)
+        seconds, epochs, history = float(info.get("seconds", float("nan"))), int(info.get("epochs", 0)), list(info.get("history", []))
+    else:
+        model, report = unlearn(prep.original, splits, cfg.method, device=dev, seed=int(cfg.seed),
+                                model_name=cfg.model, **dict(cfg.hparams or {}))
+        scores = evaluate(model, splits, original=prep.original, gold=prep.gold, device=dev, **eval_kwargs)
+        seconds, epochs, history, extra = report.seconds, report.epochs, report.history, report.extra
+        del model
+    record = dict(ident)
+    record.update({k: float(v) for k, v in scores.items()})
+    record.update({
+        "avg_gap": avg_gap(scores, gold_scores),
+        "unlearn_seconds": float(seconds),
+        "epochs": int(epochs),
+        "history": history,
+        "extra": extra,
+        "gold": {k: float(gold_scores[k]) for k in AVG_GAP_KEYS},
+        "sizes": splits.sizes(),
+        "forget_rule": splits.forget_rule,
+        "data_source": {k: str(v) for k, v in splits.source.items()},
+        "train": {"original": _train_info(prep.original), "gold": _train_info(prep.gold)},
+        **provenance(dev),
+        "created": now_iso(),
+        "key": key,
+    })
+    if store is not None:
+        store.put(record)
+    return record
+
+
+def _group_for_reuse(cfgs: list[ExperimentConfig]) -> list[int]:
+    """Positions of ``cfgs`` reordered so configurations sharing trained models are adjacent
+    (stable: groups in order of first appearance)."""
+    order: dict[str, list[int]] = {}
+    for i, c in enumerate(cfgs):
+        g = stable_hash([str(c.dataset).lower(), sorted((c.data or {}).items()), canonical_forget(_forget_arg(c.forget)),
+                         int(c.seed), c.model, sorted((c.model_kwargs or {}).items()), sorted((c.train or {}).items()),
+                         str(c.device), str(c.cache_dir)])
+        order.setdefault(g, []).append(i)
+    return [i for idx in order.values() for i in idx]
+
+
+def run_grid(cfgs: Iterable[ExperimentConfig | dict], store: ResultsStore | None, *, force: bool = False,
+             progress: bool = True, on_error: str = "raise"):
+    """Run every configuration (a progress bar counts them) and return their records as a
+    :class:`pandas.DataFrame` in the given order.
+
+    Finished records are written to ``store`` one by one, so an interrupted grid resumes:
+    run it again and the stored configurations are skipped (unless ``force``). All
+    configurations are validated before the first one runs. ``on_error="skip"`` warns about
+    a failing configuration and goes on (its record is absent); ``"raise"`` (default) stops.
+    """
+    from tqdm.auto import tqdm
+
+    if on_error not in ("raise", "skip"):
+        raise LotusError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    cfgs = [_as_config(c).validate() for c in cfgs]
+    records: dict[int, dict] = {}
+    skipped = 0
+    bar = tqdm(_group_for_reuse(cfgs), desc="experiments", disable=not progress, unit="run")
+    for i in bar:
+        cfg = cfgs[i]
+        bar.set_postfix_str(cfg.describe(), refresh=False)
+        if store is not None and not force and store.get(cfg) is not None:
+            records[i] = store.get(cfg)
+            skipped += 1
+            continue
+        try:
+            records[i] = run_experiment(cfg, store, force=force, progress=progress)
+        except Exception as exc:
+            if on_error == "raise":
+                raise
+            warnings.warn(f"{cfg.describe()} failed: {type(exc).__name__}: {exc}", stacklevel=2)
+    bar.close()
+    df = records_to_frame(records[i] for i in sorted(records))
+    df.attrs["skipped"] = skipped
+    return df
+
+
+# ---------------------------------------------------------------------------------------
+# Profiles
+# ---------------------------------------------------------------------------------------
+
+PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
+_PROFILE_SECTIONS = ("description", "run", "defaults", "notebooks")
+#: keys of a profile's ``run:`` section (the defaults of ``lotus run`` / ``lotus train``)
+RUN_KEYS = ("dataset", "model", "model_kwargs", "methods", "forget", "seeds", "hparams", "train", "data",
+            "data_root", "device", "eval", "results_dir", "cache_dir")
+
+
+def list_profiles() -> dict[str, str]:
+    """``{name: description}`` of the profiles shipped in ``lotus/profiles``."""
+    out = {}
+    for p in sorted(PROFILE_DIR.glob("*.yaml")):
+        try:
+            out[p.stem] = str(load_profile(p).get("description", "")).strip().splitlines()[0]
+        except (LotusError, IndexError):
+            out[p.stem] = ""
+    return out
+
+
+def load_profile(name: str | os.PathLike) -> dict:
+    """Load a profile by name (``tiny``, ``cpu``, ``paper``) or from a YAML file path.
+
+    Returns a dict with ``name``, ``description``, ``run`` (``lotus run`` defaults),
+    ``defaults`` (notebook parameters) and ``notebooks`` (per-notebook overrides).
+    """
+    import yaml
+
+    path = Path(name)
+    if path.suffix not in (".yaml", ".yml") or not path.exists():
+        path = PROFILE_DIR / f"{name}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+        raise LotusError(f"unknown profile {str(name)!r}; valid: {', '.join(names)} (or a path to a .yaml file)")
+    try:
+        prof = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise LotusError(f"profile {path} is not valid YAML: {exc}") from exc
+    if not isinstance(prof, dict):
+        raise LotusError(f"profile {path} must be a mapping with sections {', '.join(_PROFILE_SECTIONS)}")
+    unknown = sorted(set(prof) - set(_PROFILE_SECTIONS))
+    if unknown:
+        raise LotusError(f"profile {path}: unknown section(s) {unknown}; valid: {', '.join(_PROFILE_SECTIONS)}")
+    run = prof.get("run") or {}
+    bad = sorted(set(run) - set(RUN_KEYS))
+    if bad:
+        raise LotusError(f"profile {path}: unknown run setting(s) {bad}; valid: {', '.join(RUN_KEYS)}")
+    for sec in ("run", "defaults", "notebooks"):
+        if not isinstance(prof.get(sec) or {}, dict):
+            raise LotusError(f"profile {path}: section {sec!r} must be a mapping")
+    return {"name": path.stem, "path": str(path), "description": prof.get("description", ""),
+            "run": dict(run), "defaults": dict(prof.get("defaults") or {}),
+            "notebooks": {str(k): dict(v or {}) for k, v in (prof.get("notebooks") or {}).items()}}

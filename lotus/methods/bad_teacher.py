@@ -1,0 +1,80 @@
+"""Bad Teacher (Chundawat et al., AAAI 2023, "Can bad teaching induce forgetting?").
+
+The student (the model) is distilled on D_f plus a random 30 % of D_r: on retain samples
+towards the frozen *competent* teacher (the original model), on forget samples towards an
+*incompetent* teacher -- a freshly, randomly initialised network of the same architecture
+(built from ``model.lotus_config`` with a seeded init and ``pretrained=False``). Loss:
+``KL(t || softmax(student / T))`` with ``t = l * softmax(u / T) + (1 - l) * softmax(f / T)``
+(``l = 1`` for forget samples), Adam lr 1e-4, T = 1 (spec 5). Differences from the authors'
+LoTUS-repo code: the union is shuffled (not all forget batches first), the ViT incompetent
+teacher is fully random (no pretrained backbone), KL uses ``batchmean`` reduction, and the
+model is returned in eval mode.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..data import concat_splits
+from ..utils import check_finite, make_generator
+from . import register_method
+from .base import (
+    UnlearningMethod,
+    family_defaults,
+    forward_logits,
+    fresh_model_like,
+    kl_to_targets,
+    make_optimizer,
+    model_accepts,
+    random_fraction_subset,
+)
+
+
+def incompetent_teacher(model: torch.nn.Module, *, seed: int, device) -> torch.nn.Module:
+    """A frozen, randomly initialised (never pretrained) copy of ``model``'s architecture, in eval mode."""
+    over = {"pretrained": False} if model_accepts(model, "pretrained") else {}
+    teacher = fresh_model_like(model, seed=seed, salt="bad_teacher/incompetent", device=device, **over)
+    teacher.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
+@register_method
+class BadTeacher(UnlearningMethod):
+    name = "bad_teacher"
+    summary = "distil from the original on retain data and from a random network on forget data"
+
+    def default_hparams(self, model_name=None, dataset=None) -> dict:
+        return {**family_defaults(model_name), "lr": 1e-4, "weight_decay": 0.0, "temperature": 1.0,
+                "retain_fraction": 0.3, "amp": False}
+
+    def run(self, model, splits, *, original, device, seed, hp) -> dict:
+        g = make_generator(seed, "bad_teacher")
+        amp, T = bool(hp["amp"]), float(hp["temperature"])
+        bad = incompetent_teacher(model, seed=seed, device=device)
+        keep = random_fraction_subset(len(splits.retain), float(hp["retain_fraction"]), g)
+        data = concat_splits([splits.forget, splits.retain.subset(keep)])
+        n_forget = len(splits.forget)
+        opt = make_optimizer("adam", model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
+        history = []
+        for epoch in range(int(hp["epochs"])):
+            model.train()
+            tot, n = 0.0, 0
+            for step, (x, _, idx) in enumerate(data.batches(int(hp["batch_size"]), shuffle=True, augment=hp["augment"],
+                                                             generator=g, device=device, with_index=True)):
+                is_forget = (idx < n_forget).float().unsqueeze(1)
+                with torch.no_grad():
+                    good_p = torch.softmax(forward_logits(original, x, device=device, amp=amp) / T, dim=1)
+                    bad_p = torch.softmax(forward_logits(bad, x, device=device, amp=amp) / T, dim=1)
+                    target = is_forget * bad_p + (1.0 - is_forget) * good_p
+                loss = kl_to_targets(forward_logits(model, x, device=device, amp=amp), target, T)
+                check_finite(loss, where=f"bad_teacher: epoch {epoch}, step {step}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                tot += float(loss.detach()) * x.shape[0]
+                n += x.shape[0]
+            history.append({"epoch": epoch, "loss": tot / max(n, 1)})
+        model.eval()
+        return {"epochs": int(hp["epochs"]), "history": history, "retain_used": int(keep.numel())}
