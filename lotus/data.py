@@ -60,7 +60,7 @@ _DATASETS = ("digits", "cifar10", "cifar100", "imagefolder", "mufac")
 
 # keyword arguments each source accepts through ``load_splits(**kwargs)``
 _SOURCE_KWARGS = {
-    "digits": ("image_size",),
+    "digits": ("image_size", "noise_std"),
     "cifar10": (),
     "cifar100": (),
     "imagefolder": ("path", "image_size", "resize", "in_memory", "mean", "std", "augment_mode", "num_workers"),
@@ -766,17 +766,26 @@ def _per_class_limit(labels: torch.Tensor, num_classes: int, limit: int | None, 
 # ---------------------------------------------------------------------------------------
 
 
-def _digits_source(root, *, image_size=32):
+def _digits_source(root, *, image_size=32, noise_std=0.0):
     """scikit-learn's 8x8 digits (1,797 images, always offline), upsampled to ``image_size``.
 
-    A fixed "official" train / held-out split (2/3 : 1/3 per class, independent of the run
-    seed); normalisation statistics from the training part."""
+    ``noise_std > 0`` adds fixed Gaussian pixel noise (std in units of the [0, 1] intensity
+    range, drawn once at 8x8 from a generator independent of the run seed, then clipped): a
+    harder variant in which a small network memorises its training images (forget accuracy
+    above unseen accuracy), as unlearning experiments need. A fixed "official" train /
+    held-out split (2/3 : 1/3 per class, independent of the run seed); normalisation
+    statistics from the training part."""
     from sklearn.datasets import load_digits
 
-    if not isinstance(image_size, Integral) or image_size < 8:
+    if isinstance(image_size, bool) or not isinstance(image_size, Integral) or image_size < 8:
         raise LotusError(f"digits image_size must be an int >= 8, got {image_size!r}")
+    if not isinstance(noise_std, Real) or not math.isfinite(noise_std) or noise_std < 0:
+        raise LotusError(f"digits noise_std must be a finite number >= 0, got {noise_std!r}")
     d = load_digits()
     x = torch.tensor(d.images, dtype=torch.float32)[:, None] / 16.0  # [N, 1, 8, 8] in [0, 1]
+    if noise_std > 0:
+        noise = torch.randn(x.shape, generator=make_generator(0, "digits-noise"))
+        x = (x + float(noise_std) * noise).clamp(0, 1)
     x = F.interpolate(x, size=(int(image_size), int(image_size)), mode="bilinear", align_corners=False)
     x = (x.clamp(0, 1) * 255).round().to(torch.uint8).repeat(1, 3, 1, 1)
     y = torch.tensor(d.target, dtype=torch.long)
@@ -795,7 +804,10 @@ def _digits_source(root, *, image_size=32):
     mean = tuple(xf.mean(dim=(0, 2, 3)).tolist())
     std = tuple(xf.std(dim=(0, 2, 3)).tolist())
     mk = lambda idx: TensorSplit(x[idx], y[idx], num_classes=10, mean=mean, std=std, augment_mode="crop")  # noqa: E731
-    return mk(train_idx), mk(held_idx), classes, {"source": "sklearn-digits", "image_size": int(image_size)}
+    info = {"source": "sklearn-digits", "image_size": int(image_size)}
+    if noise_std > 0:
+        info["noise_std"] = float(noise_std)
+    return mk(train_idx), mk(held_idx), classes, info
 
 
 def _list_image_folder(folder: Path, classes: list[str] | None = None):
@@ -1027,7 +1039,7 @@ def load_splits(
         45 retain images per class).
     unseen : replace D_u (``val``) by another labelled image folder (``<dir>/<class>/*``) or split,
         e.g. CIFAKE synthetic images; the held-out set then serves entirely as ``test``.
-    kwargs : per data set options: digits ``image_size``; imagefolder ``path, image_size, resize,
+    kwargs : per data set options: digits ``image_size, noise_std``; imagefolder ``path, image_size, resize,
         in_memory, mean, std, augment_mode, num_workers``; mufac ``path, image_size, in_memory,
         num_workers``. Unknown options are an error.
     """

@@ -16,7 +16,6 @@ from PIL import Image
 
 from lotus.data import (
     FileSplit,
-    ImageSplit,
     TensorSplit,
     UnlearningSplits,
     _split_forget_retain,
@@ -24,7 +23,6 @@ from lotus.data import (
     concat_splits,
     data_root,
     list_datasets,
-    load_image_folder,
     load_splits,
     parse_forget_spec,
 )
@@ -621,3 +619,20 @@ def test_cifar10_class_unlearning(cifar_root):
     assert s.forget_spec == "class:cat"
     assert len(s.forget) == 30 and (s.forget.labels == 3).all()
     assert not (s.retain.labels == 3).any() and len(s.retain) == 270
+
+
+def test_digits_options():
+    small = load_splits("digits", image_size=16)
+    assert small.train.image_shape == (3, 16, 16) and len(small.train) == 1195
+    noisy = load_splits("digits", noise_std=0.5)
+    clean = load_splits("digits")
+    assert noisy.train.labels.equal(clean.train.labels)
+    diff = (noisy.train.images.float() - clean.train.images.float()).abs().mean()
+    assert diff > 10  # visibly noisy (mean |delta| in 0-255 units)
+    assert torch.equal(noisy.train.images, load_splits("digits", noise_std=0.5, seed=4).train.images)
+    assert noisy.source["noise_std"] == 0.5 and "noise_std" not in clean.source
+    assert noisy.fingerprint() != clean.fingerprint()
+    with pytest.raises(LotusError, match="noise_std"):
+        load_splits("digits", noise_std=-1)
+    with pytest.raises(LotusError, match="image_size"):
+        load_splits("digits", image_size=4)

@@ -97,14 +97,14 @@ def test_targets_validate_inputs():
 def noisy_setup():
     """A small digits benchmark with a real memorisation gap: noisy digits, 40 images per
     class, 30 % forgotten, a small CNN trained briefly (forget acc > val acc)."""
-    splits = lotus.load_splits("digits", forget=0.3, seed=0, max_train_per_class=40, noise_std=0.6)
+    splits = lotus.load_splits("digits", forget=0.3, seed=0, max_train_per_class=40, noise_std=0.3, image_size=16)
     recipe = TrainRecipe(epochs=6, batch_size=32, lr=0.05, scheduler="cosine", warmup_epochs=0, patience=None, augment=False)
     original, gold = train_original_and_gold(splits, "small_cnn", recipe, seed=0, device="cpu",
                                              model_kwargs={"width": 8}, progress=False)
     return splits, original, gold
 
 
-STRONG = dict(lr=1e-3, batch_size=16, augment=False, alpha=8.0)
+STRONG = dict(lr=2e-3, batch_size=16, augment=False, alpha=16.0)
 
 
 def test_lotus_end_to_end_moves_forget_accuracy_toward_val(noisy_setup):
@@ -112,7 +112,7 @@ def test_lotus_end_to_end_moves_forget_accuracy_toward_val(noisy_setup):
     before = lotus.evaluate(original, splits, gold=gold)
     assert before["acc_forget"] - before["acc_val"] > 0.05  # the memorisation gap exists
     snapshot = copy.deepcopy(original.state_dict())
-    model, report = lotus.unlearn(original, splits, "lotus", seed=0, **dict(STRONG, lr=5e-4))
+    model, report = lotus.unlearn(original, splits, "lotus", seed=0, **dict(STRONG, lr=5e-4, alpha=8.0))
     after = lotus.evaluate(model, splits, original=original, gold=gold)
     # the caller's model is untouched
     assert all(torch.equal(snapshot[k], v) for k, v in original.state_dict().items())
@@ -171,7 +171,7 @@ def test_same_seed_same_model_different_seed_differs(noisy_setup):
 
 def test_class_unlearning_targets_zero_accuracy(noisy_setup):
     splits, original, _ = noisy_setup
-    cls = lotus.load_splits("digits", forget="class:3", seed=0, max_train_per_class=40, noise_std=0.6)
+    cls = lotus.load_splits("digits", forget="class:3", seed=0, max_train_per_class=40, noise_std=0.3, image_size=16)
     assert default_alpha("small_cnn", cls) == 32.0 and default_alpha("resnet18", splits) == 2.0
     model, rep = lotus.unlearn(original, cls, "lotus", seed=0, epochs=5, lr=1e-3, batch_size=16, augment=False)
     assert rep.extra["class_unlearning"] and rep.extra["acc_unseen_target"] == 0.0 and rep.extra["alpha_used"] == 32.0

@@ -19,6 +19,15 @@ CASES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: much faster than two on a shared, busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_registry_lists_all_models():
     assert set(list_models()) == set(CASES)
 

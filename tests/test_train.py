@@ -4,7 +4,6 @@ bf16 autocast, the checkpoint cache (hit, miss, corruption, mismatch) and atomic
 from __future__ import annotations
 
 import math
-import warnings
 
 import pytest
 import torch
@@ -12,6 +11,7 @@ import torch.nn as nn
 
 import lotus.train as T
 from lotus.data import load_splits
+from lotus.models import create_model
 from lotus.train import (
     CheckpointError,
     TrainRecipe,
@@ -22,7 +22,6 @@ from lotus.train import (
     train_model,
     train_original_and_gold,
 )
-from lotus.models import create_model
 from lotus.utils import LotusError, NonFiniteLossError
 
 TINY = TrainRecipe(epochs=1, batch_size=64, lr=0.05, scheduler="none", warmup_epochs=0, patience=None, augment=False)
@@ -33,6 +32,16 @@ KW = {"width": 8}
 def small():
     """Digits capped to 30 train / 10 held-out images per class (300 / 100)."""
     return load_splits("digits", forget=0.1, seed=0, max_train_per_class=30, max_heldout_per_class=10)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: these tiny models run several times faster single-threaded on a
+    shared 2-core machine (thread contention), and results do not depend on it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _accuracy(model, split) -> float:
@@ -59,19 +68,24 @@ def _get(kind, splits, cache, recipe=TINY, seed=0, **kw):
 # ---------------------------------------------------------------------------------------
 
 
-def test_short_training_beats_chance(trained_digits, digits_splits):
-    original, gold = trained_digits
+def test_short_training_beats_chance(tmp_path):
+    splits = load_splits("digits", forget=0.1, seed=0, image_size=16)
+    recipe = TrainRecipe(epochs=6, batch_size=64, lr=0.05, scheduler="cosine", warmup_epochs=0, patience=None,
+                         augment=False)
+    original, gold = train_original_and_gold(splits, "small_cnn", recipe, seed=0, device="cpu", cache=tmp_path,
+                                             model_kwargs=KW, progress=False)
     for model in (original, gold):
         assert not model.training
-        acc = _accuracy(model, digits_splits.test)
-        assert acc > 0.7, f"test accuracy {acc:.3f} is not clearly above chance (0.1)"
+        acc = _accuracy(model, splits.test)
+        assert acc > 0.8, f"test accuracy {acc:.3f} is not clearly above chance (0.1)"
         info = model.lotus_train_info
-        assert info["epochs"] == 8 and len(info["history"]) == 8
+        assert info["epochs"] == 6 and len(info["history"]) == 6 and info["cached"] is False
         hist = info["history"]
         assert set(hist[0]) >= {"epoch", "lr", "train_loss", "val_loss", "val_acc", "seconds"}
         assert hist[-1]["train_loss"] < hist[0]["train_loss"]
     # the original saw the forget set, the gold model did not
-    assert _accuracy(original, digits_splits.forget) >= _accuracy(gold, digits_splits.forget) - 0.02
+    assert _accuracy(original, splits.forget) >= _accuracy(gold, splits.forget)
+    assert _accuracy(original, splits.forget) > 0.9
 
 
 def test_original_trains_on_forget_and_retain_gold_on_retain(small, tmp_path, monkeypatch):
@@ -152,7 +166,7 @@ def test_warmup_longer_than_training_is_shortened(small):
     assert T._effective_warmup(recipe) == 2
     factors = [T._lr_factor(recipe, e) for e in range(10)]
     assert max(factors) == 1.0 and factors[0] == 0.5  # reaches the peak lr after 2 epochs
-    with pytest.warns(UserWarning, match="warmup_epochs=30 >= epochs=10"):
+    with pytest.warns(UserWarning, match="warmup_epochs=30 >= epochs=1:"):
         m = create_model("small_cnn", 10, **KW)
         train_model(m, small.forget, None, recipe.replace(epochs=1), device="cpu", progress=False)
 
