@@ -369,7 +369,8 @@ def get_trained_model(
     model, history = train_model(model, train, splits.val, recipe, device=dev, seed=seed,
                                  desc=f"{kind} {model_name}/{splits.dataset}", progress=progress)
     seconds = time.perf_counter() - t0
-    info = {"seconds": seconds, "epochs": len(history), "history": history, "device": str(dev)}
+    info = {"seconds": seconds, "epochs": len(history), "history": history, "device": str(dev),
+            "recipe": asdict(recipe)}
     if path is not None:
         save_checkpoint(path, model, {"key": key, "info": info})
     model.lotus_train_info = dict(info, cached=False, path=str(path) if path else None)

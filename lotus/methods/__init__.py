@@ -88,6 +88,8 @@ def unlearn(
     model_name : registry name of the model (selects the paper's per-model defaults);
         read from ``model.lotus_config`` when omitted.
     **hparams : method hyper-parameters overriding its defaults; unknown names are an error.
+        ``augment`` (training augmentation during unlearning) defaults to what the original
+        model was trained with when that is known (models from :mod:`lotus.train`).
 
     Returns
     -------
@@ -104,6 +106,12 @@ def unlearn(
     if model_name is None:
         model_name = (getattr(model, "lotus_config", None) or {}).get("name")
     hp = check_hparams(method, impl.default_hparams(model_name, splits.dataset), hparams)
+    if "augment" in hp and "augment" not in hparams:
+        # unlearn with the augmentation the original model was trained with, when known
+        # (the authors' methods reuse the training pipeline); else the method's default
+        recipe = (getattr(model, "lotus_train_info", None) or {}).get("recipe") or {}
+        if "augment" in recipe:
+            hp["augment"] = bool(recipe["augment"])
     student = model if inplace else copy.deepcopy(model)
     student.to(dev)
     original = None
