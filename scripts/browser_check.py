@@ -27,12 +27,14 @@ and driven through the DevTools protocol of headless Chromium, with every host o
   (``naturalWidth > 0``) and each a valid PNG/SVG/JPEG/GIF file on disk;
 * no ``Traceback`` text and no notebook error output;
 * MathJax ran: every math element of the page holds an ``mjx-container`` and none holds a
-  MathJax error (and at least one checked page has math);
+  MathJax error, no TeX is left in the prose (a stray ``$`` next to a formula, ``$$``,
+  ``\\frac``-like control sequences outside code), and at least one checked page has math;
 * no request left 127.0.0.1, no local request failed (HTTP >= 400 or network error) and no
   uncaught JavaScript exception.
 
-A full-page screenshot (PNG, capped at ``--max-height`` pixels) and the DOM after
-JavaScript ran are saved to the output folder for every checked page, with
+A full-page screenshot (``<page>.png``, capped at ``--max-height`` pixels), a screenshot
+around the page's first figure (``<page>.figure.png``) and the DOM after JavaScript ran
+(``<page>.dom.html``) are saved to the output folder for every checked page, with
 ``report.json``. The exit status is 0 when every check passed, 1 when a check failed and 2
 when the checks could not run (no site, no Chromium, browser did not start). Only the
 standard library is used.
@@ -542,13 +544,31 @@ INFO_JS = r"""
   }
   const imgs = Array.from(article.querySelectorAll("img")).map((i) => ({
     src: i.getAttribute("src"), url: i.currentSrc || i.src, naturalWidth: i.naturalWidth,
-    naturalHeight: i.naturalHeight, complete: i.complete}));
+    naturalHeight: i.naturalHeight, complete: i.complete,
+    top: i.getBoundingClientRect().top + window.scrollY, height: i.getBoundingClientRect().height}));
   const maths = Array.from(document.querySelectorAll(".math"));
   const unrendered = maths.filter((m) => m.querySelector("mjx-container") === null
                                         && m.closest("mjx-container") === null)
                           .map((m) => m.textContent.trim().slice(0, 80));
   const text = article.innerText || "";
+  // TeX that MathJax did not typeset: a stray "$" glued to a formula (a dollar pair the
+  // Markdown parser split), "$$", or control sequences left in the prose
+  const stray = [];
+  maths.forEach((m) => {
+    const before = m.previousSibling, after = m.nextSibling;
+    if ((before && before.nodeType === 3 && /\$\s*$/.test(before.textContent)) ||
+        (after && after.nodeType === 3 && /^\s*\$/.test(after.textContent))) {
+      stray.push("a '$' next to the formula " + m.textContent.trim().slice(0, 60));
+    }
+  });
+  const prose = article.cloneNode(true);
+  prose.querySelectorAll("pre, code, kbd, samp, script, style, .math, mjx-container, .highlight, .cell_output, .output")
+       .forEach((e) => e.remove());
+  const proseText = prose.textContent || "";
+  const tex = proseText.match(/\$\$|\\(?:frac|tfrac|text|mathrm|operatorname|alpha|tau|Delta|sum|left|right|qquad|quad|big|cdot|mid|overline|log|exp)\b/g);
+  if (tex) stray.push("TeX left in the text: " + Array.from(new Set(tex)).slice(0, 5).join(" "));
   return {
+    strayTeX: stray,
     title: document.title, h1: h1text, url: location.href, imgs,
     math: maths.length, unrenderedMath: unrendered,
     mjx: document.querySelectorAll("mjx-container").length,
@@ -560,6 +580,10 @@ INFO_JS = r"""
   };
 })()
 """
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def _is_favicon_probe(url: str) -> bool:
@@ -589,7 +613,7 @@ def _follow_refresh(site: Path, rel: str) -> tuple[str, list[str]]:
 
 
 def check_page(dt: DevTools, base_url: str, site: Path, rel: str, out: Path, *, min_figures: int,
-               max_height: int, timeout: float) -> dict:
+               max_height: int, timeout: float, expect_title: str | None = None) -> dict:
     """Load one page and return its report (``errors`` empty when it passed)."""
     final_rel, chain = _follow_refresh(site, rel)
     report: dict = {"page": rel, "loaded": final_rel, "redirects": chain[1:], "errors": []}
@@ -617,6 +641,8 @@ def check_page(dt: DevTools, base_url: str, site: Path, rel: str, out: Path, *, 
         errors.append(f"{final_rel}: no <h1> page title in the article")
     elif info["h1"] not in info["title"]:
         errors.append(f"{final_rel}: <title> {info['title']!r} does not contain the heading {info['h1']!r}")
+    if expect_title is not None and _norm(expect_title) != _norm(info["h1"]):
+        errors.append(f"{final_rel}: page heading {info['h1']!r}, expected {expect_title!r}")
 
     # figures
     page_dir = posixpath.dirname(final_rel)
@@ -657,6 +683,8 @@ def check_page(dt: DevTools, base_url: str, site: Path, rel: str, out: Path, *, 
                       f"by MathJax, e.g. {info['unrenderedMath'][0]!r}")
     if info["mathErrors"]:
         errors.append(f"{final_rel}: {info['mathErrors']} MathJax error(s)")
+    for item in info["strayTeX"][:5]:
+        errors.append(f"{final_rel}: math not typeset: {item}")
 
     # network and JavaScript
     external, failed = set(), []
@@ -693,6 +721,22 @@ def check_page(dt: DevTools, base_url: str, site: Path, rel: str, out: Path, *, 
                    timeout=timeout)
     png = out / f"{slug}.png"
     png.write_bytes(base64.b64decode(shot["data"]))
+    # a second, viewport-sized shot of the first figure (often below the full-page cap)
+    first = next((img for img in info["imgs"] if img["naturalWidth"] > 0 and img["height"] > 0), None)
+    if first is not None:
+        fig_height = int(min(max(first["height"] + 240, 600), 1400))
+        dt.call("Emulation.setDeviceMetricsOverride",
+                {"width": 1280, "height": fig_height, "deviceScaleFactor": 1, "mobile": False})
+        dt.evaluate("""new Promise((resolve) => {
+            const article = document.querySelector("article.bd-article") || document.body;
+            const img = Array.from(article.querySelectorAll("img")).find((i) => i.naturalWidth > 0);
+            window.scrollTo(0, Math.max(0, img.getBoundingClientRect().top + window.scrollY - 120));
+            requestAnimationFrame(() => requestAnimationFrame(() => resolve(true)));
+        })""", timeout=10)
+        shot = dt.call("Page.captureScreenshot", {"format": "png"}, timeout=timeout)
+        (out / f"{slug}.figure.png").write_bytes(base64.b64decode(shot["data"]))
+        report["figure_screenshot"] = f"{slug}.figure.png"
+        dt.evaluate("window.scrollTo(0, 0); true", timeout=10)
     dom = dt.evaluate("document.documentElement.outerHTML", timeout=30)
     (out / f"{slug}.dom.html").write_text(dom or "", encoding="utf-8")
     report["screenshot"] = png.name
@@ -703,15 +747,15 @@ def check_page(dt: DevTools, base_url: str, site: Path, rel: str, out: Path, *, 
 
 
 def run_browser_checks(site: Path, out: Path, pages: list[str], *, binary: str, min_figures: int,
-                       max_height: int, timeout: float) -> list[dict]:
+                       max_height: int, timeout: float, titles: dict[str, str] | None = None) -> list[dict]:
     reports = []
     with serve(site) as (base_url, server), chromium(binary, timeout=timeout) as dt:
         dt.call("Page.enable")
         dt.call("Network.enable")
         dt.call("Runtime.enable")
         for rel in pages:
-            reports.append(check_page(dt, base_url, site, rel, out, min_figures=min_figures,
-                                      max_height=max_height, timeout=timeout))
+            reports.append(check_page(dt, base_url, site, rel, out, min_figures=min_figures, max_height=max_height,
+                                      timeout=timeout, expect_title=(titles or {}).get(rel)))
         report_math = sum(r.get("mjx", 0) for r in reports)
         if reports and report_math == 0:
             reports[0]["errors"].append("no checked page has math rendered by MathJax (mjx-container)")
@@ -753,10 +797,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-figures", type=int, default=1, help="rendered images required per page (default 1)")
     ap.add_argument("--max-height", type=int, default=4000, help="screenshot height cap in pixels")
     ap.add_argument("--timeout", type=float, default=90.0, help="seconds allowed per page load")
+    ap.add_argument("--expect-title", nargs="+", default=[], metavar="PAGE=TITLE",
+                    help="the heading a checked page must show, e.g. notebooks/03_training.html='Training'")
     ap.add_argument("--check-anchors", action="store_true", help="also check #fragment targets of links")
     ap.add_argument("--no-browser", action="store_true", help="only the static checks (links, external resources)")
     args = ap.parse_args(argv)
 
+    titles = {}
+    for item in args.expect_title:
+        page, sep, title = item.partition("=")
+        if not sep:
+            ap.error(f"--expect-title wants PAGE=TITLE, got {item!r}")
+        titles[page] = title
     site = args.site.resolve()
     if not (site / "index.html").is_file():
         print(f"browser_check: {site} has no index.html; build the book first (lotus book --profile tiny)",
@@ -779,7 +831,7 @@ def main(argv: list[str] | None = None) -> int:
         pages = args.pages or default_pages(site)
         try:
             reports = run_browser_checks(site, out, pages, binary=args.chromium, min_figures=args.min_figures,
-                                         max_height=args.max_height, timeout=args.timeout)
+                                         max_height=args.max_height, timeout=args.timeout, titles=titles)
         except CheckError as exc:
             print(f"browser_check: could not run the browser checks: {exc}", file=sys.stderr)
             return 2

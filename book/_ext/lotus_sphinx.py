@@ -8,8 +8,8 @@ without being mistakes:
    ``:func:`lotus.unlearn``` (the public spelling) while the function is documented where
    it is defined, ``lotus.methods.unlearn``; or ``:class:`UnlearnReport``` inside a module
    that imports it. On a missing reference whose target names an importable object of the
-   ``lotus`` package, this extension looks the object up and links to the documented
-   definition (``obj.__module__ + "." + obj.__qualname__``). If the object exists but is not
+   ``lotus`` package (config value ``lotus_api_packages``), this extension looks the object
+   up and links to the documented definition (``obj.__module__ + "." + obj.__qualname__``). If the object exists but is not
    documented (a private helper, an undocumented constant) the text is kept without a link
    and no warning is raised. Names that do not exist still raise the usual warning, so
    stale references are caught.
@@ -34,7 +34,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-PACKAGE = "lotus"
+#: default of the ``lotus_api_packages`` config value: packages whose names are resolved
+PACKAGES = ("lotus",)
 
 # -----------------------------------------------------------------------------------------
 # 1. missing references into the lotus package
@@ -75,14 +76,14 @@ def _canonical_name(obj: Any) -> str | None:
     return None
 
 
-def _candidates(target: str, modname: str | None, clsname: str | None) -> list[str]:
+def _candidates(target: str, modname: str | None, clsname: str | None, packages) -> list[str]:
     out = []
     if modname and clsname:
         out.append(f"{modname}.{clsname}.{target}")
     if modname:
         out.append(f"{modname}.{target}")
     out.append(target)
-    return [c for c in out if c == PACKAGE or c.startswith(PACKAGE + ".")]
+    return [c for c in out if any(c == p or c.startswith(p + ".") for p in packages)]
 
 
 def resolve_lotus_reference(app, env, node, contnode):
@@ -93,7 +94,8 @@ def resolve_lotus_reference(app, env, node, contnode):
     if not target:
         return None
     domain = env.get_domain("py")
-    for cand in _candidates(target, node.get("py:module"), node.get("py:class")):
+    packages = tuple(app.config.lotus_api_packages or ())
+    for cand in _candidates(target, node.get("py:module"), node.get("py:class"), packages):
         found, obj = _lookup(cand)
         if not found:
             continue
@@ -180,6 +182,7 @@ def drop_thebe_assets(app, pagename, templatename, context, doctree) -> None:
 def setup(app):
     app.setup_extension("sphinx.ext.autodoc")
     app.setup_extension("sphinx.ext.napoleon")
+    app.add_config_value("lotus_api_packages", list(PACKAGES), "env")
     app.connect("missing-reference", resolve_lotus_reference, priority=900)
     # napoleon processes docstrings at the default priority 500; run after it
     app.connect("autodoc-process-docstring", restore_prose_attribute, priority=600)
