@@ -8,7 +8,9 @@ computed with the model in eval mode (so no BatchNorm statistic changes). Every 
 element with ``imp_f > alpha * imp_D`` is multiplied by ``min(lam * imp_D / imp_f, 1)``; all
 others stay bit-identical. Defaults alpha = 10, lam = 1 (spec 5). Unlike the authors'
 LoTUS-repo code, the dampening is applied **once** (theirs repeats it every epoch, spec 9
-item 14).
+item 14). (Mixed batches matter: if imp_D were built from pure-forget plus pure-retain
+batches, imp_D >= imp_f * n_f / (n_f + n_r) and with a 10 % forget set nothing could ever
+pass the alpha = 10 test.)
 """
 
 from __future__ import annotations
