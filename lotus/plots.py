@@ -443,7 +443,8 @@ def fano_plot(ks: Sequence[int], *, points: Mapping[str, tuple[float, float]] | 
 def grouped_bars(values: Mapping[str, Mapping[str, float]], *, ax=None, ylabel: str = "value",
                  xlabel: str = "", title: str | None = None, fmt: str | None = "{:.2f}"):
     """Grouped bar chart of ``{group: {series: value}}`` (groups on the x-axis, one colour per
-    series), with value labels on the bars when ``fmt`` is given. Returns the Axes."""
+    series), with value labels on the bars when ``fmt`` is given. With several series the
+    y-range gets headroom for a one-row legend above the bars. Returns the Axes."""
     if not values:
         raise LotusError("values must be a non-empty dict {group: {series: value}}")
     groups = list(values)
@@ -461,6 +462,12 @@ def grouped_bars(values: Mapping[str, Mapping[str, float]], *, ax=None, ylabel: 
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title or "")
+    ax.axhline(0.0, color="0.2", lw=0.8)
     if len(series) > 1:
-        ax.legend(fontsize="small")
+        # headroom above the tallest bar for a one-row legend that hides no bar
+        vals = np.array([float(values[g].get(s, np.nan)) for g in groups for s in series])
+        lo, hi = np.nanmin(np.r_[vals, 0.0]), np.nanmax(np.r_[vals, 0.0])
+        span = (hi - lo) or 1.0
+        ax.set_ylim(lo - (0.05 * span if lo < 0 else 0.0), hi + 0.35 * span)
+        ax.legend(fontsize="small", loc="upper center", ncol=min(len(series), 4))
     return ax

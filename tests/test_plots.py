@@ -150,6 +150,12 @@ def test_delta_acc_curve_with_tau_axis(tmp_path):
     assert ax.get_xlabel() == "unlearning epoch"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["∆Acc", "τ_d"]
     _saved(fig, tmp_path, "delta")
+    # the final entry of a LoTUS history has no temperature: a gap in the τ line, not an error
+    hist2 = hist + [{"epoch": 4, "delta_acc": -0.01, "tau": None}]
+    ax3 = plots.delta_acc_curve(hist2)
+    tau_line = ax3.figure.axes[1].lines[0]
+    assert len(tau_line.get_ydata()) == 5 and np.isnan(tau_line.get_ydata()[-1])
+    assert len(ax3.lines[0].get_ydata()) == 5
     ax2 = plots.delta_acc_curve([{"epoch": 0, "delta_acc": 0.1}])
     assert len(ax2.figure.axes) == 1
     with pytest.raises(LotusError):
@@ -211,7 +217,15 @@ def test_grouped_bars(tmp_path):
     assert ax.get_ylabel() == "nats" and ax.get_title() == "MI"
     heights = sorted(round(r.get_height(), 6) for r in ax.patches)
     assert heights == sorted([2.3, 0.1, 2.2, 2.3, 0.5, 1.8])
+    # headroom above the tallest bar for the legend, and value labels on every bar
+    assert ax.get_ylim()[1] > 2.3 * 1.2
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["H(mean)", "mean H", "I"]
+    assert sum(len(c.get_children()) if hasattr(c, "get_children") else 0 for c in ax.containers) == 6
+    assert {t.get_text() for t in ax.texts} >= {"2.30", "0.10", "1.80"}
     _saved(ax.figure, tmp_path, "bars")
+    # negative values keep room below zero
+    ax2 = plots.grouped_bars({"a": {"x": -0.5, "y": 0.2}})
+    assert ax2.get_ylim()[0] < -0.5
 
 
 def test_save_figure_validates(tmp_path):
