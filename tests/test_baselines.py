@@ -13,9 +13,9 @@ import torch.nn.functional as F
 
 import lotus
 from lotus.data import ImageSplit, concat_splits
-from lotus.metrics import accuracy, predict
 from lotus.methods import get_method
 from lotus.methods.base import fresh_model_like
+from lotus.metrics import accuracy, predict
 from lotus.utils import LotusError, make_generator
 
 BASELINES = ["finetune", "neggrad_plus", "random_labeling", "bad_teacher", "scrub", "ssd", "unsir", "salun",

@@ -10,12 +10,11 @@ import copy
 import importlib
 import time
 
-import torch
 import torch.nn as nn
 
 from ..data import UnlearningSplits
 from ..utils import LotusError, resolve_device, seed_everything, synchronize
-from .base import UnlearnReport, UnlearningMethod, check_hparams, to_builtin
+from .base import UnlearningMethod, UnlearnReport, check_hparams, to_builtin
 
 __all__ = ["unlearn", "list_methods", "get_method", "register_method", "UnlearnReport", "UnlearningMethod"]
 
