@@ -12,8 +12,8 @@ Steps (all under ``<repo>/_build/``):
    ``references.bib`` are copied into ``_build/book-src/``; the provenance (profile, git
    commit, device, date) is appended to the page footer, and notebook execution is switched
    off (they are already executed);
-3. ``jupyter-book build _build/book-src --path-output <repo> -W -n --keep-going`` writes the
-   site to ``<repo>/_build/html/`` (warnings are errors).
+3. ``jupyter-book build _build/book-src --path-output <repo> -W -n --keep-going --all``
+   writes the site to ``<repo>/_build/html/`` (warnings are errors, every page is rebuilt).
 
 A failing notebook stops the run with a message naming the notebook and the cell; the
 executed copy, with the traceback, stays in ``_build/book-src/notebooks/``.
@@ -35,14 +35,18 @@ from typing import Callable
 
 from .utils import LotusError
 
-__all__ = ["NotebookError", "run_book", "list_notebooks", "find_repo", "notebook_parameters", "BookReport", "NotebookRun"]
+__all__ = ["BookError", "NotebookError", "run_book", "list_notebooks", "find_repo", "notebook_parameters", "BookReport", "NotebookRun"]
 
 #: parameters holding paths that are resolved against the project folder
 PATH_PARAMETERS = ("results_dir", "cache_dir", "data_root")
 STAGING = Path("_build") / "book-src"
 
 
-class NotebookError(LotusError):
+class BookError(LotusError):
+    """Executing the notebooks or building the site failed (not a usage error)."""
+
+
+class NotebookError(BookError):
     """A notebook raised while being executed (the message names the notebook and the cell)."""
 
 
@@ -174,10 +178,13 @@ def notebook_parameters(profile: dict, notebook: Path, repo: Path, declared: dic
 @contextlib.contextmanager
 def _kernel_environment():
     """Environment the kernels inherit: inline figures (no MPLBACKEND=Agg left over from a
-    test run) and no tqdm progress bars in the pages."""
-    saved = {k: os.environ.get(k) for k in ("MPLBACKEND", "TQDM_DISABLE")}
+    test run), no tqdm progress bars in the pages, and no tqdm warning about the missing
+    ipywidgets (progress bars are off anyway)."""
+    saved = {k: os.environ.get(k) for k in ("MPLBACKEND", "TQDM_DISABLE", "PYTHONWARNINGS")}
     os.environ.pop("MPLBACKEND", None)
     os.environ["TQDM_DISABLE"] = "1"
+    quiet = "ignore:IProgress not found"
+    os.environ["PYTHONWARNINGS"] = ",".join(w for w in (saved["PYTHONWARNINGS"], quiet) if w)
     try:
         yield
     finally:
@@ -197,15 +204,29 @@ def _execute(notebook: Path, output: Path, params: dict, cwd: Path, kernel: str)
                                    cwd=str(cwd), progress_bar=False, log_output=False)
     except PapermillExecutionError as exc:
         src = "\n".join("      " + line for line in str(exc.source).strip().splitlines()[:8])
-        raise LotusError(
-            f"notebook {notebook.name} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
+        cell = _source_cell_index(notebook, exc.source, exc.cell_index)
+        raise NotebookError(
+            f"notebook {notebook.name} failed in cell {cell} (counting from 0; In [{exc.exec_count}]): "
             f"{exc.ename}: {exc.evalue}\n    cell source:\n{src}\n    the executed copy with the full traceback "
             f"is {output}"
         ) from None
-    except LotusError:
-        raise
     except Exception as exc:  # noqa: BLE001 - kernel missing, kernel died, bad notebook JSON...
-        raise LotusError(f"notebook {notebook.name} could not be executed: {type(exc).__name__}: {exc}") from exc
+        raise NotebookError(f"notebook {notebook.name} could not be executed: {type(exc).__name__}: {exc}") from exc
+
+
+def _source_cell_index(notebook: Path, source: str, index: int) -> int:
+    """The position (from 0) of the failing cell in the *source* notebook: the cell whose
+    code is ``source``; papermill's ``index`` counts its injected-parameters cell too."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(str(notebook), as_version=4)
+    except Exception:  # noqa: BLE001 - fall back to papermill's index
+        return index
+    hits = [i for i, c in enumerate(nb.cells) if c.get("source", "").strip() == str(source).strip()]
+    if not hits:
+        return index
+    return min(hits, key=lambda i: abs(i - index))
 
 
 def _copy_support_files(src: Path, dst: Path) -> None:
@@ -263,6 +284,8 @@ def stage_book(repo: Path, staging: Path, footer: str) -> Path:
 def _footer(profile_name: str, prov: dict, date: str) -> str:
     commit = prov.get("git_commit")
     commit_txt = f"<code>{commit[:10]}</code>" if commit else "an unknown commit"
+    if prov.get("git_dirty"):
+        commit_txt += " with uncommitted changes"
     return (f"<p>Executed with <code>lotus book --profile {profile_name}</code> on {date}, from {commit_txt} "
             f"(lotus {prov.get('lotus_version')}, torch {prov.get('torch_version')}), "
             f"on {prov.get('device_name')} ({prov.get('device')}).</p>")
@@ -278,15 +301,17 @@ def _jupyter_book() -> str:
     return found
 
 
-def build_site(repo: Path, staging: Path, *, rebuild_all: bool = False, log: Callable = print) -> Path:
-    """Run Jupyter Book 1 on ``staging``; the site lands in ``<repo>/_build/html``."""
-    cmd = [_jupyter_book(), "build", str(staging), "--path-output", str(repo), "-W", "-n", "--keep-going"]
-    if rebuild_all:
-        cmd.append("--all")
+def build_site(repo: Path, staging: Path, *, log: Callable = print) -> Path:
+    """Run Jupyter Book 1 on ``staging``; the site lands in ``<repo>/_build/html``.
+
+    Every page is rebuilt (``--all``): an incremental Sphinx build would not repeat the
+    warnings of unchanged pages, and warnings must fail the build.
+    """
+    cmd = [_jupyter_book(), "build", str(staging), "--path-output", str(repo), "-W", "-n", "--keep-going", "--all"]
     log("$ " + " ".join(cmd))
     proc = subprocess.run(cmd, cwd=str(repo))
     if proc.returncode != 0:
-        raise LotusError(f"jupyter-book build failed (exit status {proc.returncode}); the warnings above name the pages")
+        raise BookError(f"jupyter-book build failed (exit status {proc.returncode}); the warnings above name the pages")
     return repo / "_build" / "html"
 
 
@@ -298,8 +323,9 @@ def run_book(profile: str = "cpu", *, only=None, build: bool = True, execute: bo
     execution; ``execute=False`` builds from the copies executed earlier; ``force`` starts
     from an empty staging folder and passes ``force=True`` to notebooks that declare it;
     ``keep_going`` executes the remaining notebooks after a failure (the run still fails).
-    Returns a :class:`BookReport`; raises :class:`LotusError` on the first failing notebook
-    unless ``keep_going``.
+    Returns a :class:`BookReport`. Raises :class:`NotebookError` when a notebook fails (after
+    the others with ``keep_going``), :class:`BookError` when the site build fails and
+    :class:`LotusError` for bad input (unknown profile or notebook, missing book files).
     """
     from .experiment import load_profile
     from .results import provenance
@@ -338,7 +364,7 @@ def run_book(profile: str = "cpu", *, only=None, build: bool = True, execute: bo
                 try:
                     _execute(nb, out, params, nb_dir, kernel)
                     err = None
-                except LotusError as exc:
+                except NotebookError as exc:
                     err = str(exc)
                 seconds = time.perf_counter() - t0
                 runs.append(NotebookRun(nb.stem, seconds, err is None, str(out), params, err))
@@ -364,6 +390,6 @@ def run_book(profile: str = "cpu", *, only=None, build: bool = True, execute: bo
             for nb in missing:
                 shutil.copy2(nb, nb_dir / nb.name)
         stage_book(root, staging, _footer(prof["name"], prov, date))
-        html = build_site(root, staging, rebuild_all=force, log=log)
+        html = build_site(root, staging, log=log)
         log(f"book written to {html / 'index.html'}")
     return BookReport(prof["name"], runs, build, str(html) if html else None, prov)

@@ -140,22 +140,24 @@ def _as_list(v):
 # ---------------------------------------------------------------------------------------
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
 
 def _add_common(p: argparse.ArgumentParser, *, methods: bool) -> None:
     g = p.add_argument_group("what to run (default: the profile's run section)")
-    g.add_argument("--profile", metavar="NAME", help="tiny, cpu, paper, or a path to a profile .yaml")
-    g.add_argument("--dataset", help="digits, cifar10, cifar100, imagefolder, mufac")
-    g.add_argument("--model", help="small_cnn, resnet18, vit_tiny, vit_b16")
+    g.add_argument("--profile", metavar="NAME",
+                   help="tiny, cpu, paper, or a path to a profile .yaml (default: none, i.e. the paper's "
+                        "training recipe for the model, no subsampling)")
+    g.add_argument("--dataset", help="digits, cifar10, cifar100, imagefolder, mufac (default: digits)")
+    g.add_argument("--model", help="small_cnn, resnet18, vit_tiny, vit_b16 (default: small_cnn)")
     g.add_argument("--model-arg", nargs="+", metavar="KEY=VALUE", default=[], help="create_model options, e.g. width=16")
     if methods:
         g.add_argument("--method", "--methods", dest="methods", nargs="+", metavar="METHOD",
-                       help="unlearning method(s); see `lotus list`. Pseudo-methods: original, retrain")
+                       help="unlearning method(s), see `lotus list` (default: lotus). Pseudo-methods: original, retrain")
     g.add_argument("--forget", nargs="+", metavar="SPEC",
-                   help="forget set: a per-class fraction (0.1), count:5, class:cat; several for a grid")
-    g.add_argument("--seeds", "--seed", dest="seeds", nargs="+", type=int, metavar="N", help="seeds (one run each)")
+                   help="forget set: a per-class fraction (0.1), count:5, class:cat; several for a grid (default: 0.1)")
+    g.add_argument("--seeds", "--seed", dest="seeds", nargs="+", type=int, metavar="N", help="seeds, one run each (default: 0)")
     if methods:
         g.add_argument("--set", dest="sets", nargs="+", metavar="[METHOD.]KEY=VALUE", default=[],
                        help="method hyper-parameters, e.g. alpha=2 or lotus.alpha=2")
@@ -213,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
                              lotus book --list
                            """),
                        formatter_class=_Formatter)
-    p.add_argument("--profile", default="cpu", help="tiny, cpu, paper, or a path to a profile .yaml")
+    p.add_argument("--profile", default="cpu", help="tiny, cpu, paper, or a path to a profile .yaml (default: cpu)")
     p.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="execute only these notebooks (name or number prefix)")
     p.add_argument("--no-build", dest="build", action="store_false", help="execute the notebooks but do not build the site")
     p.add_argument("--no-execute", dest="execute", action="store_false",
@@ -223,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-going", action="store_true", help="execute the remaining notebooks after a failure")
     p.add_argument("--list", dest="list_only", action="store_true", help="list the notebooks in execution order and exit")
     p.add_argument("--repo", metavar="DIR", help="project folder holding notebooks/ (default: the current folder)")
-    p.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+    p.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")
     p.set_defaults(func=cmd_book)
 
     p = sub.add_parser("list", help="list data sets, models, unlearning methods and profiles",
@@ -269,9 +271,10 @@ def _seeds_forgets(args, prof: dict):
     return [int(s) for s in seeds], forgets
 
 
-def _print_table(df, columns, out=sys.stdout) -> None:
+def _print_table(df, columns, out=None) -> None:
     import pandas as pd
 
+    out = out or sys.stdout
     view = df[[c for c in columns if c in df.columns]].copy()
     with pd.option_context("display.max_columns", None, "display.width", 200,
                            "display.float_format", lambda v: f"{v:.4f}"):
@@ -347,7 +350,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_book(args) -> int:
-    from .book import NotebookError, list_notebooks, run_book
+    from .book import BookError, list_notebooks, run_book
 
     if args.list_only:
         repo = Path(args.repo) if args.repo else None
@@ -357,7 +360,7 @@ def cmd_book(args) -> int:
     try:
         report = run_book(profile=args.profile, only=args.only, build=args.build, execute=args.execute,
                           force=args.force, keep_going=args.keep_going, repo=args.repo, kernel=args.kernel)
-    except NotebookError as exc:
+    except BookError as exc:
         print(f"lotus book: error: {exc}", file=sys.stderr)
         return 1
     return 0 if report.ok else 1
@@ -373,13 +376,14 @@ def cmd_list(args) -> int:
     print("models:     " + ", ".join(list_models()))
     print("methods:")
     for m in list_methods():
+        if m in PSEUDO_METHODS:
+            continue
         summary = getattr(get_method(m), "summary", "") or ""
         print(f"  {m:<16} {summary}")
-    descr = {"original": "the original model, before unlearning (pseudo-method)",
-             "retrain": "the gold standard retrained on the retain set (pseudo-method; cached model)"}
+    descr = {"original": "pseudo-method: the original model, before unlearning (time 0)",
+             "retrain": "pseudo-method: the gold standard retrained on the retain set (cached; time = its training)"}
     for m in PSEUDO_METHODS:
-        if m not in list_methods():
-            print(f"  {m:<16} {descr[m]}")
+        print(f"  {m:<16} {descr[m]}")
     print("profiles:")
     for name, d in list_profiles().items():
         print(f"  {name:<16} {d}")

@@ -30,6 +30,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import json
 import os
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -41,7 +42,7 @@ import torch
 from .data import list_datasets, load_splits, parse_forget_spec
 from .methods import get_method, list_methods, unlearn
 from .methods.base import check_hparams
-from .metrics import AVG_GAP_KEYS, avg_gap, evaluate
+from .metrics import AVG_GAP_KEYS, avg_gap, evaluate, js_divergence, predict, rf_jsd
 from .models import list_models
 from .results import ResultsStore, now_iso, provenance, record_key, records_to_frame
 from .train import TrainRecipe, paper_recipe, train_original_and_gold
@@ -89,6 +90,10 @@ def canonical_forget(forget) -> str:
         idx = torch.unique(value)  # sorted, as the forget positions load_splits hashes
         return "indices:" + hashlib.sha1(idx.numpy().tobytes()).hexdigest()[:12]
     return f"{kind}:{value}"
+
+
+def _raise():
+    raise TypeError("not a plain value")
 
 
 def _forget_arg(forget):
@@ -180,6 +185,12 @@ class ExperimentConfig:
                 raise LotusError(f"{name} must be a dict, got {getattr(self, name)!r}")
         if "forget" in (self.data or {}) or "seed" in (self.data or {}):
             raise LotusError("set forget and seed as experiment settings, not inside data")
+        for name in ("hparams", "train", "model_kwargs", "data", "eval"):
+            try:
+                json.dumps(getattr(self, name) or {}, default=lambda o: str(o) if isinstance(o, os.PathLike) else _raise())
+            except (TypeError, ValueError):
+                raise LotusError(f"{name} must hold plain values (numbers, text, paths, lists, dicts) to be "
+                                 f"recorded, got {getattr(self, name)!r}") from None
         canonical_forget(_forget_arg(self.forget))
         self.recipe()
         self.resolved_hparams()
@@ -214,8 +225,9 @@ def grid(*, methods: Sequence[str], seeds: Sequence[int] = (0,), forget: Sequenc
     """All combinations of ``forget`` x ``seeds`` x ``methods`` (in that nesting, so the
     configurations that share trained models are adjacent).
 
-    ``hparams`` maps a method name to its hyper-parameter overrides; ``common`` holds the
-    other :class:`ExperimentConfig` fields (``dataset``, ``model``, ``train``, ...).
+    ``hparams`` maps a method name to its hyper-parameter overrides (entries for methods not in
+    the grid are ignored, so one mapping can serve several grids); ``common`` holds the other
+    :class:`ExperimentConfig` fields (``dataset``, ``model``, ``train``, ...).
     """
     if isinstance(methods, str):
         methods = [methods]
@@ -224,9 +236,9 @@ def grid(*, methods: Sequence[str], seeds: Sequence[int] = (0,), forget: Sequenc
     if isinstance(seeds, int):
         seeds = [seeds]
     hparams = dict(hparams or {})
-    unknown = sorted(set(hparams) - set(methods))
+    unknown = sorted(set(hparams) - set(methods) - set(all_methods()))
     if unknown:
-        warnings.warn(f"hyper-parameters given for method(s) {unknown} that are not in the grid", stacklevel=2)
+        raise LotusError(f"hyper-parameters given for unknown method(s) {unknown}; valid: {', '.join(all_methods())}")
     return [
         ExperimentConfig.from_dict({**common, "method": m, "forget": f, "seed": int(s), "hparams": dict(hparams.get(m, {}))})
         for f in forget for s in seeds for m in methods
@@ -252,13 +264,36 @@ class Prepared:
     recipe: TrainRecipe
     device: torch.device
     _gold_scores: dict = field(default_factory=dict, repr=False)
+    _references: dict = field(default_factory=dict, repr=False)
+
+    def _reference_predictions(self, eval_kwargs: dict) -> tuple:
+        """(gold probs on D_f, (f_orig probs, labels) on the RF-JSD reference split), memoised."""
+        ref_split = eval_kwargs.get("rf_jsd_reference", "val")
+        kw = {k: eval_kwargs[k] for k in ("batch_size", "amp") if k in eval_kwargs}
+        key = stable_hash([ref_split, kw])
+        if key not in self._references:
+            gold_forget, _ = predict(self.gold, self.splits.forget, device=self.device, **kw)
+            orig_ref = predict(self.original, self.splits[ref_split], device=self.device, **kw)
+            self._references[key] = (gold_forget, orig_ref)
+        return self._references[key]
+
+    def score(self, model: torch.nn.Module, eval_kwargs: dict | None = None) -> dict:
+        """:func:`lotus.evaluate` of ``model`` against f_orig and f_gold, plus the authors'
+        formulas of JSD and RF-JSD (``jsd_legacy``, ``rf_jsd_legacy``; spec 4.3-4.4)."""
+        eval_kwargs = dict(eval_kwargs or {})
+        scores, preds = evaluate(model, self.splits, original=self.original, gold=self.gold, device=self.device,
+                                 return_predictions=True, **eval_kwargs)
+        gold_forget, (ref_probs, ref_labels) = self._reference_predictions(eval_kwargs)
+        forget_probs, forget_labels = preds["forget"]
+        scores["jsd_legacy"] = js_divergence(forget_probs, gold_forget, legacy=True)
+        scores["rf_jsd_legacy"] = rf_jsd(forget_probs, forget_labels, ref_probs, ref_labels, legacy=True)
+        return {k: float(v) for k, v in scores.items()}
 
     def gold_scores(self, eval_kwargs: dict | None = None) -> dict:
-        """:func:`lotus.evaluate` of the gold model (vs f_orig), memoised per eval options."""
+        """:meth:`score` of the gold model, memoised per evaluation options."""
         k = stable_hash(eval_kwargs or {})
         if k not in self._gold_scores:
-            self._gold_scores[k] = evaluate(self.gold, self.splits, original=self.original, gold=self.gold,
-                                            device=self.device, **(eval_kwargs or {}))
+            self._gold_scores[k] = self.score(self.gold, eval_kwargs)
         return self._gold_scores[k]
 
 
@@ -333,7 +368,8 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
     If ``store`` holds a record with the same key it is returned without running anything,
     unless ``force``. The record holds the configuration (``dataset, model, method, forget,
     seed, hparams, train_recipe, model_kwargs, data, eval``), the metrics (``acc_forget,
-    acc_retain, acc_test, acc_val, mia, jsd, rf_jsd``), ``avg_gap`` (this run vs the gold
+    acc_retain, acc_test, acc_val, mia, jsd, rf_jsd``, and ``jsd_legacy, rf_jsd_legacy`` with
+    the authors' formulas), ``avg_gap`` (this run vs the gold
     model of the same seed), ``unlearn_seconds``, ``epochs``, ``history`` (per-epoch dicts,
     e.g. LoTUS's tau and forget accuracy), ``gold`` (the gold model's gap metrics),
     ``sizes``, provenance (``lotus_version, git_commit, device, device_name,
@@ -352,7 +388,7 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
     gold_scores = prep.gold_scores(eval_kwargs)
     extra: dict = {}
     if cfg.method == "original":
-        scores = evaluate(prep.original, splits, original=prep.original, gold=prep.gold, device=dev, **eval_kwargs)
+        scores = prep.score(prep.original, eval_kwargs)
         seconds, epochs, history = 0.0, 0, []
     elif cfg.method == "retrain":
         info = getattr(prep.gold, "lotus_train_info", {}) or {}
@@ -361,7 +397,7 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
     else:
         model, report = unlearn(prep.original, splits, cfg.method, device=dev, seed=int(cfg.seed),
                                 model_name=cfg.model, **dict(cfg.hparams or {}))
-        scores = evaluate(model, splits, original=prep.original, gold=prep.gold, device=dev, **eval_kwargs)
+        scores = prep.score(model, eval_kwargs)
         seconds, epochs, history, extra = report.seconds, report.epochs, report.history, report.extra
         del model
     record = dict(ident)
@@ -391,9 +427,9 @@ def _group_for_reuse(cfgs: list[ExperimentConfig]) -> list[int]:
     (stable: groups in order of first appearance)."""
     order: dict[str, list[int]] = {}
     for i, c in enumerate(cfgs):
-        g = stable_hash([str(c.dataset).lower(), sorted((c.data or {}).items()), canonical_forget(_forget_arg(c.forget)),
-                         int(c.seed), c.model, sorted((c.model_kwargs or {}).items()), sorted((c.train or {}).items()),
-                         str(c.device), str(c.cache_dir)])
+        g = repr((str(c.dataset).lower(), sorted((c.data or {}).items()), canonical_forget(_forget_arg(c.forget)),
+                  int(c.seed), c.model, sorted((c.model_kwargs or {}).items()), sorted((c.train or {}).items()),
+                  str(c.device), str(c.cache_dir)))
         order.setdefault(g, []).append(i)
     return [i for idx in order.values() for i in idx]
 
@@ -419,8 +455,9 @@ def run_grid(cfgs: Iterable[ExperimentConfig | dict], store: ResultsStore | None
     for i in bar:
         cfg = cfgs[i]
         bar.set_postfix_str(cfg.describe(), refresh=False)
-        if store is not None and not force and store.get(cfg) is not None:
-            records[i] = store.get(cfg)
+        stored = store.get(cfg) if store is not None and not force else None
+        if stored is not None:
+            records[i] = stored
             skipped += 1
             continue
         try:
@@ -451,7 +488,8 @@ def list_profiles() -> dict[str, str]:
     out = {}
     for p in sorted(PROFILE_DIR.glob("*.yaml")):
         try:
-            out[p.stem] = str(load_profile(p).get("description", "")).strip().splitlines()[0]
+            text = " ".join(str(load_profile(p).get("description", "")).split())
+            out[p.stem] = text.split(". ")[0].rstrip(".") + "." if text else ""
         except (LotusError, IndexError):
             out[p.stem] = ""
     return out

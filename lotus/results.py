@@ -46,6 +46,7 @@ __all__ = [
     "format_summary",
     "provenance",
     "git_commit",
+    "git_dirty",
     "device_name",
 ]
 
@@ -53,7 +54,8 @@ __all__ = [
 KEY_FIELDS = ("dataset", "model", "model_kwargs", "method", "hparams", "forget", "seed", "train_recipe", "data", "eval")
 
 #: metric columns of a record, in display order
-METRICS = ("acc_forget", "acc_retain", "acc_test", "acc_val", "mia", "jsd", "rf_jsd", "avg_gap", "unlearn_seconds")
+METRICS = ("acc_forget", "acc_retain", "acc_test", "acc_val", "mia", "jsd", "rf_jsd", "jsd_legacy", "rf_jsd_legacy",
+           "avg_gap", "unlearn_seconds")
 
 #: columns every record has (the DataFrame of an empty store still has them)
 RECORD_COLUMNS = (
@@ -70,10 +72,18 @@ _DEFAULT_SUMMARY_METRICS = ("mia", "acc_forget", "acc_retain", "acc_test", "acc_
 # ---------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
 def git_commit(path: str | None = None) -> str | None:
-    """The ``git rev-parse HEAD`` of the repository holding ``path`` (default: this
-    package), or ``None`` when git or the repository is unavailable (e.g. a wheel install)."""
+    """The commit of the code: ``$LOTUS_GIT_COMMIT`` if set (for machines without git or a
+    checkout), else ``git rev-parse HEAD`` of the repository holding ``path`` (default: this
+    package), else ``None`` (e.g. a wheel install)."""
+    env = os.environ.get("LOTUS_GIT_COMMIT", "").strip()
+    if env:
+        return env
+    return _git_rev_parse(str(path) if path else None)
+
+
+@functools.lru_cache(maxsize=None)
+def _git_rev_parse(path: str | None) -> str | None:
     where = Path(path) if path else Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
@@ -81,6 +91,20 @@ def git_commit(path: str | None = None) -> str | None:
         return None
     commit = out.stdout.strip()
     return commit if out.returncode == 0 and len(commit) >= 7 else None
+
+
+@functools.lru_cache(maxsize=None)
+def git_dirty(path: str | None = None) -> bool | None:
+    """Whether the checkout holding ``path`` has uncommitted changes (``None`` if unknown)."""
+    if os.environ.get("LOTUS_GIT_COMMIT", "").strip():
+        return None
+    where = Path(path) if path else Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
 
 
 @functools.lru_cache(maxsize=None)
@@ -110,8 +134,8 @@ def device_name(device=None) -> str:
 def provenance(device=None) -> dict:
     """Where and with what a result was produced.
 
-    Returns ``{"lotus_version", "git_commit", "device", "device_name", "torch_version",
-    "python_version", "platform"}``; ``device`` defaults to the one
+    Returns ``{"lotus_version", "git_commit", "git_dirty", "device", "device_name",
+    "torch_version", "python_version", "platform"}``; ``device`` defaults to the one
     :func:`lotus.utils.resolve_device` picks.
     """
     import torch
@@ -123,6 +147,7 @@ def provenance(device=None) -> dict:
     return {
         "lotus_version": __version__,
         "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "device": str(dev),
         "device_name": device_name(dev),
         "torch_version": torch.__version__,
