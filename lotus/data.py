@@ -345,7 +345,7 @@ def _iter_decoded(paths: Sequence[str], order: torch.Tensor, batch_size: int, im
 def _decode_paths(paths: Sequence[str], image_size: int, resize: int | None = None, *, num_workers: int = 0,
                   desc: str = "decoding") -> torch.Tensor:
     """Decode ``paths`` into one ``uint8 [N, 3, S, S]`` tensor (progress bar for large folders)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     n = len(paths)
     out = torch.empty((n, 3, image_size, image_size), dtype=torch.uint8)

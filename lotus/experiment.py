@@ -444,7 +444,7 @@ def run_grid(cfgs: Iterable[ExperimentConfig | dict], store: ResultsStore | None
     configurations are validated before the first one runs. ``on_error="skip"`` warns about
     a failing configuration and goes on (its record is absent); ``"raise"`` (default) stops.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if on_error not in ("raise", "skip"):
         raise LotusError(f"on_error must be 'raise' or 'skip', got {on_error!r}")

@@ -268,7 +268,7 @@ def test_profile_settings_and_command_line_overrides():
     s = _base_settings(args, prof)
     assert s["dataset"] == "digits" and s["model"] == "small_cnn" and s["model_kwargs"] == {"width": 16}
     assert s["train"]["epochs"] == 3 and s["train"]["batch_size"] == 64  # the profile's other fields stay
-    assert s["data"] == {"max_train_per_class": 50, "root": "/data", "download": True}
+    assert s["data"] == {"noise_std": 0.3, "image_size": 16, "max_train_per_class": 50, "root": "/data", "download": True}
     # another model: the profile's model options (width) do not carry over
     args = build_parser().parse_args(["run", "--profile", "tiny", "--model", "resnet18"])
     assert _base_settings(args, prof)["model_kwargs"] == {}
