@@ -18,14 +18,15 @@ and Appendix A), which in turn transcribes three kinds of source; each table rec
     numbers come from ``notebooks/results_class.ipynb`` (``"class_notebook"``) and two extra
     ImageNet columns from ``notebooks/results_imagenet.ipynb`` (``"imagenet_notebook"``).
 
-Units and scaling (read this before comparing with our runs)
-------------------------------------------------------------
+**Units and scaling** (read this before comparing with our runs):
+
 * ``jsd`` and ``rf_jsd`` are printed **x 1e4** in every table except the class-unlearning
   RF-JSD, which the authors printed unscaled (:data:`SCALES`). They were computed with the
   authors' formula, which reverses the KL arguments and divides by the number of rows (the
   forget-set size for JSD, the number of classes for RF-JSD). The package's textbook values
   are therefore not comparable with them; ``lotus.evaluate(..., legacy=True)`` reproduces the
-  authors' formula, and its values times 1e4 are.
+  authors' formula, and its values times 1e4 are in the published unit (for models and data
+  that still differ from the paper's).
 * ``time_min`` is wall-clock minutes of the unlearning routine on the authors' hardware (an
   RTX 4080, an RTX A6000 for ImageNet); the package records seconds.
 * Accuracies and MIA are fractions in [0, 1] (except the Tiny-ImageNet "Original" row of the
@@ -35,9 +36,10 @@ Units and scaling (read this before comparing with our runs)
 * Every ``*_std`` is the standard deviation over the authors' three seeds.
 
 Method keys follow the package's registry (``lotus.list_methods()``) plus the pseudo-methods
-``"original"`` and ``"retrain"`` (the gold standard), and two variants that only the authors ran:
-``"lotus_cifake"`` (LoTUS with synthetic CIFAKE images as the unseen set) and ``"salun_lotus"``
-(the LoTUS loss with SalUn's saliency mask). :data:`METHOD_LABELS` gives the paper's names.
+``"original"`` and ``"retrain"`` (the gold standard), and two variants: ``"lotus_cifake"`` (LoTUS
+with synthetic CIFAKE images as the unseen set, the package's ``lotus`` method with an ``unseen``
+image folder) and ``"salun_lotus"`` (the LoTUS loss with SalUn's saliency mask).
+:data:`METHOD_LABELS` gives the paper's names.
 
 >>> from lotus import paper
 >>> float(paper.published_table("resnet18-cifar100-10").loc["lotus", "avg_gap"])
@@ -78,6 +80,7 @@ __all__ = [
     "SUPP_TABLE6_SUMMARY",
 ]
 
+#: the sources of the numbers (the ``source`` / ``table`` values of the returned tables)
 SOURCES = {
     "cvpr2025": "final CVPR 2025 paper (open-access PDF), Tables 1-4",
     "review_supplement": "supplementary material of the review copy (CVPR 2025 submission #16551), Tables 4-6",
@@ -95,6 +98,7 @@ SCALES = {
     "time_min": 1.0 / 60.0,
 }
 
+#: method key -> the name printed in the paper's tables
 METHOD_LABELS = {
     "original": "Original",
     "retrain": "Gold Std",
@@ -955,7 +959,7 @@ def parse_pm(text: str | None) -> tuple[float, float]:
     """Parse a printed ``"mean ± std"`` cell into ``(mean, std)``.
 
     A bare number gives ``(value, nan)``; ``None`` or an em dash gives ``(nan, nan)``. A trailing
-    parenthesised gap (``"0.30 ± 0.26 (0.46)"``) is ignored here (see :func:`_parse_cell`).
+    parenthesised gap (``"0.30 ± 0.26 (0.46)"``) is ignored here.
     """
     if text is None or str(text).strip() in ("", "—", "-"):
         return _NAN, _NAN
@@ -1015,7 +1019,7 @@ def list_benchmarks() -> pd.DataFrame:
     """One row per published benchmark (index: benchmark key such as ``"resnet18-cifar10-10"``).
 
     Columns: ``label``; ``model``, ``dataset`` and ``forget`` in the package's names (the
-    ``forget`` spec is what :func:`lotus.load_splits` accepts); ``forget_size`` (|D_f| of the
+    ``forget`` spec is what :func:`lotus.data.load_splits` accepts); ``forget_size`` (the forget-set size of the
     full-size benchmark) and ``num_classes``; the authors' LoTUS ``lotus_alpha``,
     ``lotus_epochs`` and ``lotus_lr``; ``tables``: the sources that hold numbers for it.
     """
@@ -1127,7 +1131,7 @@ def published_accuracies(benchmark: str) -> pd.DataFrame:
 
     Index: method key (``"original"`` and ``"retrain"`` included). Columns, for each of ``mia``,
     ``acc_forget``, ``acc_retain``, ``acc_test``: the seed mean, ``<name>_std`` and
-    ``<name>_gap`` (the printed |gap to the gold model|, ``NaN`` for the original model); then
+    ``<name>_gap`` (the printed absolute gap to the gold model, ``NaN`` for the original model); then
     ``avg_gap``. ImageNet-1k has no gold model: retain accuracy and MIA come from the final
     paper's Table 4, forget and test accuracy from the authors' ImageNet notebook, gaps are
     ``NaN``. Note: the Tiny-ImageNet ``"original"`` row was logged in percent.
@@ -1238,8 +1242,8 @@ def published_differences() -> pd.DataFrame:
 
 def recompute_avg_gap(benchmark: str) -> pd.Series:
     """Avg Gap recomputed from the published accuracy means (the authors' "gap of means"):
-    for each method, the mean over MIA, forget, retain and test accuracy of |method mean - gold
-    mean|, rounded to 4 decimals. Index: method (the original model is left out)."""
+    for each method, the mean over MIA, forget, retain and test accuracy of
+    ``|method mean - gold mean|``, rounded to 4 decimals. Index: method (the original model is left out)."""
     acc = published_accuracies(benchmark)
     if "retrain" not in acc.index:
         raise LotusError(f"{benchmark!r} has no gold model, so it has no Avg Gap")
