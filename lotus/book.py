@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .utils import LotusError
+from .utils import LotusError, read_yaml_mapping
 
 __all__ = ["BookError", "NotebookError", "run_book", "list_notebooks", "find_repo", "notebook_parameters", "BookReport", "NotebookRun"]
 
@@ -263,12 +263,7 @@ def stage_book(repo: Path, staging: Path, footer: str) -> Path:
     bib = _first_existing(repo / "references.bib", repo / "book" / "references.bib")
     if bib is not None:
         shutil.copy2(bib, staging / "references.bib")
-    try:
-        cfg = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise LotusError(f"{config} is not valid YAML: {exc}") from exc
-    if not isinstance(cfg, dict):
-        raise LotusError(f"{config} must be a YAML mapping")
+    cfg = read_yaml_mapping(config, "book config")
     html = cfg.setdefault("html", {}) or {}
     cfg["html"] = html
     old = str(html.get("extra_footer") or "").strip()

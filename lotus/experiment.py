@@ -46,7 +46,7 @@ from .metrics import AVG_GAP_KEYS, avg_gap, evaluate, js_divergence, predict, rf
 from .models import list_models
 from .results import ResultsStore, now_iso, provenance, record_key, records_to_frame
 from .train import TrainRecipe, paper_recipe, train_original_and_gold
-from .utils import LotusError, resolve_device, stable_hash
+from .utils import LotusError, read_yaml_mapping, resolve_device, stable_hash
 
 __all__ = [
     "ExperimentConfig",
@@ -501,7 +501,6 @@ def load_profile(name: str | os.PathLike) -> dict:
     Returns a dict with ``name``, ``description``, ``run`` (``lotus run`` defaults),
     ``defaults`` (notebook parameters) and ``notebooks`` (per-notebook overrides).
     """
-    import yaml
 
     path = Path(name)
     if path.suffix not in (".yaml", ".yml") or not path.exists():
@@ -509,12 +508,7 @@ def load_profile(name: str | os.PathLike) -> dict:
     if not path.is_file():
         names = sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
         raise LotusError(f"unknown profile {str(name)!r}; valid: {', '.join(names)} (or a path to a .yaml file)")
-    try:
-        prof = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise LotusError(f"profile {path} is not valid YAML: {exc}") from exc
-    if not isinstance(prof, dict):
-        raise LotusError(f"profile {path} must be a mapping with sections {', '.join(_PROFILE_SECTIONS)}")
+    prof = read_yaml_mapping(path, "profile")
     unknown = sorted(set(prof) - set(_PROFILE_SECTIONS))
     if unknown:
         raise LotusError(f"profile {path}: unknown section(s) {unknown}; valid: {', '.join(_PROFILE_SECTIONS)}")

@@ -128,6 +128,23 @@ def _json_default(o: Any):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def read_yaml_mapping(path: str | os.PathLike, what: str = "file") -> dict:
+    """Read a YAML file that must hold a mapping (an empty file gives ``{}``).
+
+    Raises :class:`LotusError` naming ``path`` when it is not valid YAML or not a mapping.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise LotusError(f"{what} {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise LotusError(f"{what} {path} must be a YAML mapping")
+    return data
+
+
 def stable_hash(obj: Any, n: int = 16) -> str:
     """A short, stable hex digest of a JSON-serialisable object (sorted keys)."""
     import hashlib

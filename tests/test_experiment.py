@@ -263,3 +263,13 @@ def test_pseudo_methods_listed():
 
     assert set(PSEUDO_METHODS) <= set(all_methods())
     assert set(lotus.list_methods()) <= set(all_methods())
+
+
+def test_profile_that_is_not_a_yaml_mapping_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a\n- b\n")
+    with pytest.raises(LotusError, match="must be a YAML mapping"):
+        load_profile(str(bad))
+    bad.write_text("run: {dataset: [unclosed\n")
+    with pytest.raises(LotusError, match="not valid YAML"):
+        load_profile(str(bad))
