@@ -53,7 +53,7 @@ class BadTeacher(UnlearningMethod):
         g = make_generator(seed, "bad_teacher")
         amp, T = bool(hp["amp"]), float(hp["temperature"])
         bad = incompetent_teacher(model, seed=seed, device=device)
-        keep = random_fraction_subset(len(splits.retain), float(hp["retain_fraction"]), g)
+        keep = random_fraction_subset(len(splits.retain), float(hp["retain_fraction"]), g, name="retain_fraction")
         data = concat_splits([splits.forget, splits.retain.subset(keep)])
         n_forget = len(splits.forget)
         opt = make_optimizer("adam", model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])

@@ -277,9 +277,12 @@ def per_class_subset(labels: torch.Tensor, n_per_class: int, generator: torch.Ge
     return torch.sort(keep).values
 
 
-def random_fraction_subset(n: int, fraction: float, generator: torch.Generator) -> torch.Tensor:
-    """``int(fraction * n)`` distinct positions in ``[0, n)`` drawn at random, sorted."""
+def random_fraction_subset(n: int, fraction: float, generator: torch.Generator, *,
+                           name: str = "fraction") -> torch.Tensor:
+    """``int(fraction * n)`` distinct positions in ``[0, n)`` drawn at random, sorted.
+
+    ``name`` is the hyper-parameter named in the error for a fraction outside (0, 1]."""
     if not 0.0 < fraction <= 1.0:
-        raise LotusError(f"fraction must be in (0, 1], got {fraction}")
+        raise LotusError(f"{name} must be in (0, 1], got {fraction}")
     k = int(fraction * n)
     return torch.sort(torch.randperm(n, generator=generator)[:k]).values

@@ -45,7 +45,13 @@ from ..data import ImageSplit, UnlearningSplits, concat_splits, load_image_folde
 from ..metrics import accuracy
 from ..utils import LotusError, autocast, check_finite, make_generator, synchronize
 from . import register_method
-from .base import UnlearningMethod, make_optimizer, model_family, soft_cross_entropy
+from .base import (
+    UnlearningMethod,
+    family_defaults,
+    make_optimizer,
+    model_family,
+    soft_cross_entropy,
+)
 
 __all__ = ["dynamic_temperature", "lotus_targets", "gumbel_noise", "run_lotus", "default_alpha", "LotusMethod"]
 
@@ -228,8 +234,7 @@ class LotusMethod(UnlearningMethod):
     def default_hparams(self, model_name=None, dataset=None) -> dict:
         vit = model_family(model_name) == "vit"
         return {
-            "epochs": 3 if vit else 10,
-            "batch_size": 32 if vit else 128,
+            **family_defaults(model_name),  # epochs, batch_size, augment (CNN 10/128/on, ViT 3/32/off)
             "lr": 1e-6 if vit else 1e-4,
             "weight_decay": 5e-4,
             "alpha": None,  # auto: 32 for class unlearning, 8 for resnet18 on cifar10, else 2
@@ -240,7 +245,6 @@ class LotusMethod(UnlearningMethod):
             "round_acc": None,
             "class_unlearning": None,
             "unseen": None,
-            "augment": not vit,
             "amp": False,
             "eval_batch_size": 512,
         }
