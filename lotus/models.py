@@ -24,6 +24,7 @@ Registered models
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from numbers import Integral
 from typing import Callable
 
@@ -33,18 +34,63 @@ import torch.nn.functional as F
 
 from .utils import LotusError
 
-__all__ = ["create_model", "list_models", "register_model", "ResNet18", "SmallCNN", "count_parameters"]
+__all__ = [
+    "create_model",
+    "list_models",
+    "register_model",
+    "model_info",
+    "model_family",
+    "ModelInfo",
+    "CNN_RECIPE",
+    "VIT_RECIPE",
+    "ResNet18",
+    "SmallCNN",
+    "count_parameters",
+]
 
-_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+#: the authors' training recipe for ResNet-18 (their scripts; the paper states none, spec 6.4):
+#: SGD lr 0.1, momentum 0.9, wd 5e-4, batch 512, 150 epochs, 30 warm-up epochs then linear decay,
+#: early stopping after 50 epochs without a better val loss, random-crop augmentation
+CNN_RECIPE = {"epochs": 150, "batch_size": 512, "optimizer": "sgd", "lr": 0.1, "momentum": 0.9,
+              "weight_decay": 5e-4, "scheduler": "warmup_linear", "warmup_epochs": 30, "patience": 50,
+              "augment": True}
+#: the authors' fine-tuning recipe for ViT-B/16 (their scripts, spec 6.4): SGD lr 1e-4, batch 64,
+#: 30 epochs, no scheduler, early stopping patience 10, no augmentation
+VIT_RECIPE = {"epochs": 30, "batch_size": 64, "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9,
+              "weight_decay": 5e-4, "scheduler": "none", "warmup_epochs": 0, "patience": 10, "augment": False}
 
 
-def register_model(name: str):
-    """Decorator: register a factory ``fn(num_classes, **kw) -> nn.Module`` under ``name``."""
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the package knows about a registered model, registered beside its factory.
+
+    ``family``: ``"cnn"`` or ``"vit"``; it selects the paper's per-family unlearning defaults
+    (CNNs: 10 epochs at batch 128 with augmentation; ViTs: 3 epochs at batch 32 without).
+    ``recipe``: :class:`lotus.train.TrainRecipe` fields of the recipe that trains the model
+    from scratch (:func:`lotus.train.paper_recipe`).
+    """
+
+    name: str
+    factory: Callable[..., nn.Module]
+    family: str
+    recipe: dict = field(default_factory=dict)
+    summary: str = ""
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register_model(name: str, *, family: str = "cnn", recipe: dict | None = None, summary: str = ""):
+    """Decorator: register a factory ``fn(num_classes, **kw) -> nn.Module`` under ``name``,
+    with its metadata (:class:`ModelInfo`). ``recipe`` defaults to the family's recipe."""
+    if family not in ("cnn", "vit"):
+        raise LotusError(f"model family must be 'cnn' or 'vit', got {family!r}")
 
     def deco(fn):
         if name in _REGISTRY:
             raise LotusError(f"model {name!r} is already registered")
-        _REGISTRY[name] = fn
+        rec = dict(recipe if recipe is not None else (VIT_RECIPE if family == "vit" else CNN_RECIPE))
+        _REGISTRY[name] = ModelInfo(name, fn, family, rec, summary)
         return fn
 
     return deco
@@ -55,26 +101,43 @@ def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def model_info(name: str) -> ModelInfo:
+    """The :class:`ModelInfo` of the registered model ``name`` (a :class:`LotusError` names
+    the valid models otherwise)."""
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise LotusError(f"unknown model {name!r}; valid: {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+def model_family(model: "str | nn.Module | None") -> str:
+    """``"vit"`` or ``"cnn"`` for a registered model name, or a model made by
+    :func:`create_model` (read from its ``lotus_config``). Anything else (``None``, a model of
+    the user's own) counts as ``"cnn"``."""
+    if isinstance(model, nn.Module):
+        model = (getattr(model, "lotus_config", None) or {}).get("name")
+    info = _REGISTRY.get(model) if isinstance(model, str) else None
+    return info.family if info is not None else "cnn"
+
+
 def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
     """Build the registered model ``name`` with a ``num_classes``-way head.
 
     The returned module carries ``lotus_config`` (``{"name", "num_classes", **kwargs}``),
     which checkpoints record so that a mismatched checkpoint is detected on load.
     """
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise LotusError(f"unknown model {name!r}; valid: {', '.join(list_models())}")
+    factory = model_info(name).factory
     if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 2:
         raise LotusError(f"num_classes must be an int >= 2, got {num_classes!r}")
     num_classes = int(num_classes)
     import inspect
 
-    params = inspect.signature(_REGISTRY[name]).parameters
+    params = inspect.signature(factory).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         unknown = sorted(set(kwargs) - (set(params) - {"num_classes"}))
         if unknown:
             valid = ", ".join(p for p in params if p != "num_classes") or "none"
             raise LotusError(f"unknown option(s) {unknown} for model {name!r}; valid: {valid}")
-    model = _REGISTRY[name](num_classes, **kwargs)
+    model = factory(num_classes, **kwargs)
     model.lotus_config = {"name": name, "num_classes": num_classes, **kwargs}
     return model
 
@@ -127,7 +190,7 @@ class ResNet18(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
-@register_model("resnet18")
+@register_model("resnet18", family="cnn", summary="the paper's CIFAR-style ResNet-18 (11.5M parameters)")
 def _resnet18(num_classes: int, in_channels: int = 3) -> nn.Module:
     return ResNet18(num_classes, in_channels)
 
@@ -156,7 +219,7 @@ class SmallCNN(nn.Module):
         return self.fc(torch.flatten(self.pool(self.features(x)), 1))
 
 
-@register_model("small_cnn")
+@register_model("small_cnn", family="cnn", summary="a four-stage CNN for CPU profiles (0.1-1.6M parameters)")
 def _small_cnn(num_classes: int, in_channels: int = 3, width: int = 32) -> nn.Module:
     return SmallCNN(num_classes, in_channels, width)
 
@@ -206,7 +269,7 @@ def _hub_weights_cached(repo_id: str) -> bool:
     return False
 
 
-@register_model("vit_b16")
+@register_model("vit_b16", family="vit", summary="timm ViT-B/16 at 224 px, ImageNet-21k pre-trained (86M parameters)")
 def _vit_b16(num_classes: int, pretrained: bool = True, img_size: int = 224, weights: str = "orig_in21k_ft_in1k",
              pretrained_file: str | None = None) -> nn.Module:
     import timm
@@ -238,7 +301,7 @@ def _vit_b16(num_classes: int, pretrained: bool = True, img_size: int = 224, wei
     return ResizeTo(net, img_size)
 
 
-@register_model("vit_tiny")
+@register_model("vit_tiny", family="vit", summary="a 1.8M-parameter ViT for CPU profiles, no pretrained weights")
 def _vit_tiny(num_classes: int, img_size: int = 32, patch_size: int = 4, embed_dim: int = 192,
               depth: int = 4, num_heads: int = 3) -> nn.Module:
     from timm.models.vision_transformer import VisionTransformer

@@ -16,6 +16,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Iterable
 
 import torch
 import torch.nn as nn
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .data import ImageSplit, UnlearningSplits
-from .models import create_model
+from .models import CNN_RECIPE, create_model, model_info
 from .utils import (
     LotusError,
     atomic_torch_save,
@@ -39,6 +40,7 @@ from .utils import (
 __all__ = [
     "TrainRecipe",
     "paper_recipe",
+    "make_optimizer",
     "train_model",
     "train_original_and_gold",
     "get_trained_model",
@@ -70,16 +72,16 @@ class TrainRecipe:
     and warns.
     """
 
-    epochs: int = 150
-    batch_size: int = 512
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    scheduler: str = "warmup_linear"
-    warmup_epochs: int = 30
-    patience: int | None = 50
-    augment: bool = True
+    epochs: int = CNN_RECIPE["epochs"]
+    batch_size: int = CNN_RECIPE["batch_size"]
+    optimizer: str = CNN_RECIPE["optimizer"]
+    lr: float = CNN_RECIPE["lr"]
+    momentum: float = CNN_RECIPE["momentum"]
+    weight_decay: float = CNN_RECIPE["weight_decay"]
+    scheduler: str = CNN_RECIPE["scheduler"]
+    warmup_epochs: int = CNN_RECIPE["warmup_epochs"]
+    patience: int | None = CNN_RECIPE["patience"]
+    augment: bool = CNN_RECIPE["augment"]
     amp: bool = False
     channels_last: bool = False
 
@@ -114,16 +116,33 @@ class TrainRecipe:
             raise LotusError(f"patience must be an int >= 1 or None, got {self.patience!r}")
 
 
-def paper_recipe(model_name: str) -> TrainRecipe:
-    """The paper's recipe for ``model_name`` (spec 6.4).
+def paper_recipe(model_name: str | None) -> TrainRecipe:
+    """The recipe registered with ``model_name`` (:func:`lotus.models.model_info`): the
+    authors' scripts' recipe of its family (spec 6.4; the paper itself gives none).
 
-    ResNet-18 / CNNs: SGD lr 0.1, momentum 0.9, wd 5e-4, batch 512, 150 epochs, 30-epoch
+    CNNs (ResNet-18): SGD lr 0.1, momentum 0.9, wd 5e-4, batch 512, 150 epochs, 30-epoch
     warm-up then linear decay, early stopping patience 50, random-crop augmentation.
     ViTs: SGD lr 1e-4, momentum 0.9, wd 5e-4, batch 64, 30 epochs, no scheduler, patience 10.
+    ``None`` gives the CNN recipe (the :class:`TrainRecipe` defaults).
     """
-    if "vit" in model_name:
-        return TrainRecipe(epochs=30, batch_size=64, lr=1e-4, scheduler="none", warmup_epochs=0, patience=10, augment=False)
-    return TrainRecipe()
+    if model_name is None:
+        return TrainRecipe()
+    return TrainRecipe(**model_info(model_name).recipe)
+
+
+def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], *, lr: float, momentum: float = 0.9,
+                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """``"sgd"`` (with momentum), ``"adam"`` or ``"adamw"`` over the parameters that require
+    gradients."""
+    name = name.lower()
+    params = [p for p in params if p.requires_grad]
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise LotusError(f"unknown optimizer {name!r}; valid: sgd, adam, adamw")
 
 
 def _effective_warmup(recipe: TrainRecipe) -> int:
@@ -195,8 +214,6 @@ def train_model(
     model.to(dev)
     if recipe.channels_last:
         model.to(memory_format=torch.channels_last)
-    from .methods.base import make_optimizer
-
     opt = make_optimizer(recipe.optimizer, model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                          weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: _lr_factor(recipe, e))

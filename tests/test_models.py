@@ -140,3 +140,30 @@ def test_bad_inputs():
     import numpy as np
 
     assert create_model("small_cnn", np.int64(4), width=8).fc.out_features == 4
+
+
+def test_model_metadata_is_registered_beside_the_factory():
+    from lotus.models import model_family, model_info, register_model
+    from lotus.train import paper_recipe
+
+    assert model_info("vit_b16").family == model_info("vit_tiny").family == "vit"
+    assert model_info("resnet18").family == model_info("small_cnn").family == "cnn"
+    assert paper_recipe("vit_tiny").lr == 1e-4 and paper_recipe("resnet18").epochs == 150
+
+    # a model registered with its own family and recipe: the name says nothing ("vit" absent)
+    @register_model("_test_transformer", family="vit", recipe={"epochs": 7, "lr": 0.5})
+    def _factory(num_classes: int):
+        return torch.nn.Linear(4, num_classes)
+
+    try:
+        assert model_family("_test_transformer") == "vit"
+        assert model_family(create_model("_test_transformer", 3)) == "vit"
+        r = paper_recipe("_test_transformer")
+        assert (r.epochs, r.lr) == (7, 0.5)
+    finally:
+        import lotus.models as m
+
+        m._REGISTRY.pop("_test_transformer")
+    assert model_family(None) == model_family(torch.nn.Linear(2, 2)) == "cnn"
+    with pytest.raises(LotusError, match="unknown model 'nosuch'"):
+        model_info("nosuch")

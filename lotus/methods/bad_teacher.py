@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from ..data import concat_splits
+from ..train import make_optimizer
 from ..utils import check_finite, make_generator
 from . import register_method
 from .base import (
@@ -24,7 +25,6 @@ from .base import (
     forward_logits,
     fresh_model_like,
     kl_to_targets,
-    make_optimizer,
     model_accepts,
     random_fraction_subset,
 )

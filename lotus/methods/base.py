@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data import ImageSplit, UnlearningSplits
+from ..models import create_model, list_models, model_family, model_info
 from ..utils import LotusError, autocast, check_finite
 
 __all__ = [
     "UnlearningMethod",
     "UnlearnReport",
-    "make_optimizer",
     "train_epoch_ce",
-    "model_family",
     "soft_cross_entropy",
 ]
 
@@ -62,26 +61,6 @@ class UnlearningMethod:
     def run(self, model: nn.Module, splits: UnlearningSplits, *, original: nn.Module | None,
             device: torch.device, seed: int, hp: dict) -> dict:
         raise NotImplementedError
-
-
-def model_family(model_name: str | None, model: nn.Module | None = None) -> str:
-    """``"vit"`` for transformer models, else ``"cnn"`` (selects the paper's per-family defaults)."""
-    name = model_name or (getattr(model, "lotus_config", {}) or {}).get("name", "")
-    return "vit" if "vit" in str(name).lower() else "cnn"
-
-
-def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], *, lr: float, momentum: float = 0.9,
-                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """``"sgd"`` (with momentum), ``"adam"`` or ``"adamw"``."""
-    name = name.lower()
-    params = [p for p in params if p.requires_grad]
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise LotusError(f"unknown optimizer {name!r}; valid: sgd, adam, adamw")
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -190,8 +169,6 @@ def fresh_model_like(model: nn.Module, *, seed: int, salt: str, device=None, **o
     :func:`torch.random.fork_rng` block seeded with :func:`derived_seed` ``(seed, salt)``,
     so it is reproducible and leaves the caller's RNG state untouched.
     """
-    from ..models import create_model
-
     cfg = dict(getattr(model, "lotus_config", None) or {})
     if "name" not in cfg or "num_classes" not in cfg:
         raise LotusError(
@@ -210,13 +187,10 @@ def model_accepts(model: nn.Module, kwarg: str) -> bool:
     """Whether the registered factory of ``model`` (per ``lotus_config``) takes ``kwarg``."""
     import inspect
 
-    from .. import models as _models
-
     name = (getattr(model, "lotus_config", None) or {}).get("name")
-    factory = getattr(_models, "_REGISTRY", {}).get(name)
-    if factory is None:
+    if name not in list_models():
         return False
-    return kwarg in inspect.signature(factory).parameters
+    return kwarg in inspect.signature(model_info(name).factory).parameters
 
 
 def forward_logits(model: nn.Module, x: torch.Tensor, *, device, amp: bool) -> torch.Tensor:

@@ -8,9 +8,10 @@ code, the returned model is in eval mode.
 
 from __future__ import annotations
 
+from ..train import make_optimizer
 from ..utils import make_generator
 from . import register_method
-from .base import UnlearningMethod, family_defaults, make_optimizer, train_epoch_ce
+from .base import UnlearningMethod, family_defaults, train_epoch_ce
 
 
 @register_method

@@ -43,13 +43,13 @@ import torch.nn as nn
 
 from ..data import ImageSplit, UnlearningSplits, concat_splits, load_image_folder
 from ..metrics import accuracy
+from ..models import model_family
+from ..train import make_optimizer
 from ..utils import LotusError, autocast, check_finite, make_generator, synchronize
 from . import register_method
 from .base import (
     UnlearningMethod,
     family_defaults,
-    make_optimizer,
-    model_family,
     soft_cross_entropy,
 )
 

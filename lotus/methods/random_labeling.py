@@ -10,9 +10,10 @@ eval mode.
 
 from __future__ import annotations
 
+from ..train import make_optimizer
 from ..utils import make_generator
 from . import register_method
-from .base import UnlearningMethod, family_defaults, make_optimizer, random_wrong_labels, train_epoch_ce
+from .base import UnlearningMethod, family_defaults, random_wrong_labels, train_epoch_ce
 
 
 @register_method

@@ -24,7 +24,7 @@ class Retrain(UnlearningMethod):
     needs_original = False
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:
-        return asdict(paper_recipe(model_name or ""))
+        return asdict(paper_recipe(model_name))
 
     def run(self, model, splits, *, original, device, seed, hp) -> dict:
         recipe = TrainRecipe(**hp)

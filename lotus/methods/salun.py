@@ -25,13 +25,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data import ImageSplit
+from ..train import make_optimizer
 from ..utils import LotusError, check_finite, make_generator
 from . import register_method
 from .base import (
     UnlearningMethod,
     family_defaults,
     forward_logits,
-    make_optimizer,
     random_wrong_labels,
     train_epoch_ce,
 )

@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..train import make_optimizer
 from ..utils import LotusError, check_finite, make_generator
 from . import register_method
 from .base import (
@@ -31,7 +32,6 @@ from .base import (
     cycle_batches,
     family_defaults,
     forward_logits,
-    make_optimizer,
     per_class_subset,
     train_epoch_ce,
 )
