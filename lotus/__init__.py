@@ -8,12 +8,11 @@ paper's metrics (MIA, JSD, RF-JSD, Avg Gap).
 >>> model = lotus.create_model("small_cnn", splits.num_classes)
 """
 
-__version__ = "0.1.0"
-
 from .data import UnlearningSplits, list_datasets, load_splits
 from .methods import UnlearnReport, list_methods, unlearn
 from .metrics import evaluate
 from .models import create_model, list_models
+from .utils import VERSION as __version__
 
 __all__ = [
     "__version__",

@@ -7,12 +7,21 @@ exits with status 2 on a bad name or option (unknown data set, method, profile..
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import textwrap
 from pathlib import Path
 
-from .utils import LotusError, NonFiniteLossError
+import pandas as pd
+
+from .book import BookError, list_notebooks, run_book
+from .data import list_datasets
+from .experiment import PSEUDO_METHODS, benchmark_methods, configs_from_settings, prepare, run_grid
+from .methods import get_method, list_methods
+from .metrics import accuracy
+from .models import list_models, model_info
+from .profiles import list_profiles, load_profile, resolve
+from .results import ResultsStore, summarize
+from .utils import VERSION, LotusError, NonFiniteLossError, cache_dir
 
 __all__ = ["main", "build_parser", "parse_assignments", "parse_value"]
 
@@ -38,22 +47,25 @@ _EPILOG = textwrap.dedent(
 
 _RUN_EPILOG = textwrap.dedent(
     """\
-    How settings combine: the profile's `run:` section gives the defaults, the options
-    given here override them. --set applies a hyper-parameter to every method of the run
-    (`--set epochs=3`) or to one method (`--set lotus.alpha=2`); --train overrides fields
+    How settings combine: the profile's `settings` give the defaults (see `lotus list` and
+    lotus/profiles/), the options given here override them. --set gives a hyper-parameter to
+    every method of the run that has it (`--set epochs=3`: the shared budget) or to one
+    method (`--set lotus.alpha=2`); --train overrides fields
     of the training recipe (epochs, batch_size, lr, optimizer, scheduler, warmup_epochs,
     patience, augment, amp, channels_last); --data passes options to lotus.load_splits
     (max_train_per_class, forget_rule, unseen, ...); --model-arg passes model options
     (width for small_cnn, pretrained for vit_b16).
 
-    The pseudo-methods `original` (the model before unlearning) and `retrain` (the gold
-    standard, retrained on the retain set only) need no unlearning and are cheap.
+    The pseudo-methods `original` (the model before unlearning) and `gold` (the gold
+    standard, trained on the retain set only and cached) need no unlearning and are cheap;
+    `all` runs every method of the paper's benchmark tables. (The method `retrain` really
+    retrains a fresh model on the retain set, timed.)
 
     examples:
       lotus run --profile tiny --method lotus
       lotus run --dataset digits --model small_cnn --model-arg width=16 --method lotus \\
                 --train epochs=8 batch_size=64 --seeds 0 1 2
-      lotus run --profile cpu --method original retrain lotus --forget 0.1 0.5
+      lotus run --profile cpu --method original gold lotus --forget 0.1 0.5
       lotus run --dataset cifar10 --model resnet18 --method lotus --device cuda --download
     """
 )
@@ -105,28 +117,18 @@ def parse_assignments(items, what: str) -> dict:
     return out
 
 
-def _method_hparams(assignments: dict, methods: list[str], base: dict | None) -> dict:
-    """Split ``--set`` assignments into per-method dicts (``lotus.alpha=2`` or ``alpha=2``)."""
-    from .experiment import PSEUDO_METHODS
-
-    out = {m: dict((base or {}).get(m, {}) or {}) for m in methods}
+def _split_sets(assignments: dict) -> tuple[dict, dict]:
+    """``--set`` assignments as (shared budget, per-method overrides): ``alpha=2`` is shared
+    by every method of the run that has it, ``lotus.alpha=2`` belongs to one method."""
+    shared: dict = {}
+    per_method: dict = {}
     for k, v in assignments.items():
         if "." in k:
             m, _, name = k.partition(".")
-            if m not in methods:
-                raise LotusError(f"--set {k}=...: method {m!r} is not among the methods of this run ({', '.join(methods)})")
-            out[m][name] = v
+            per_method.setdefault(m, {})[name] = v
         else:
-            for m in methods:
-                if m not in PSEUDO_METHODS:
-                    out[m][k] = v
-    return out
-
-
-def _profile(name):
-    from .experiment import load_profile
-
-    return load_profile(name) if name else {"name": None, "run": {}, "defaults": {}, "notebooks": {}}
+            shared[k] = v
+    return shared, per_method
 
 
 def _as_list(v):
@@ -154,7 +156,7 @@ def _add_common(p: argparse.ArgumentParser, *, methods: bool) -> None:
     g.add_argument("--model-arg", nargs="+", metavar="KEY=VALUE", default=[], help="create_model options, e.g. width=16")
     if methods:
         g.add_argument("--method", "--methods", dest="methods", nargs="+", metavar="METHOD",
-                       help="unlearning method(s), see `lotus list` (default: lotus). Pseudo-methods: original, retrain")
+                       help="unlearning method(s), see `lotus list`, or `all` (default: the profile's). Pseudo-methods: original, gold")
     g.add_argument("--forget", nargs="+", metavar="SPEC",
                    help="forget set: a per-class fraction (0.1), count:5, class:cat; several for a grid (default: 0.1)")
     g.add_argument("--seeds", "--seed", dest="seeds", nargs="+", type=int, metavar="N", help="seeds, one run each (default: 0)")
@@ -174,15 +176,13 @@ def _add_common(p: argparse.ArgumentParser, *, methods: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
     parser = argparse.ArgumentParser(
         prog="lotus",
         description="LoTUS machine unlearning (CVPR 2025): run unlearning experiments with the paper's "
                     "methods and metrics, and build the executable book.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"lotus {__version__}")
+    parser.add_argument("--version", action="version", version=f"lotus {VERSION}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="run unlearning experiments and print their metrics",
@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
                            examples:
                              lotus book --profile tiny                 # a quick smoke build
                              lotus book --profile cpu                  # the published CPU book
-                             lotus book --only 02_lotus 04_benchmark --no-build
+                             lotus book --only 02 04_benchmark --no-build
                              lotus book --list
                            """),
                        formatter_class=_Formatter)
@@ -239,41 +239,51 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------------------
 
 
-def _base_settings(args, prof: dict) -> dict:
-    """Merge the profile's run section with the command-line options (options win)."""
-    run = dict(prof.get("run") or {})
-    data = dict(run.get("data") or {})
-    data.update(parse_assignments(args.data, "--data"))
-    root = args.data_root or run.get("data_root")
-    if root:
-        data["root"] = str(Path(os.path.expanduser(str(root))))
+def _settings(args, *, methods: bool) -> dict:
+    """The profile's settings (lotus.profiles.resolve) with the command-line options applied."""
+    base = resolve(args.profile or None)
+    o: dict = {}
+    if args.dataset:
+        o["dataset"] = args.dataset
+    if args.model:
+        o["model"] = args.model
+    same_data = o.get("dataset", base["dataset"]) == base["dataset"]
+    same_model = o.get("model", base["model"]) == base["model"]
+    data = parse_assignments(args.data, "--data")
     if args.download:
         data["download"] = True
-    train = dict(run.get("train") or {})
-    train.update(parse_assignments(args.train, "--train"))
-    model_kwargs = dict(run.get("model_kwargs") or {})
-    model_kwargs.update(parse_assignments(args.model_arg, "--model-arg"))
-    model = args.model or run.get("model") or "small_cnn"
-    if args.model and args.model != run.get("model") and not args.model_arg:
-        model_kwargs = {}  # the profile's model options belong to the profile's model
-    dataset = args.dataset or run.get("dataset") or "digits"
-    return {
-        "dataset": dataset, "model": model, "model_kwargs": model_kwargs, "train": train, "data": data,
-        "device": args.device or run.get("device"), "cache_dir": args.cache_dir or run.get("cache_dir"),
-        "eval": dict(run.get("eval") or {}),
-    }
-
-
-def _seeds_forgets(args, prof: dict):
-    run = prof.get("run") or {}
-    seeds = args.seeds if args.seeds is not None else _as_list(run.get("seeds")) or [0]
-    forgets = args.forget if args.forget is not None else _as_list(run.get("forget")) or [0.1]
-    return [int(s) for s in seeds], forgets
+    if data:
+        o["data"] = {**(base["data"] if same_data else {}), **data}
+    model_kwargs = parse_assignments(args.model_arg, "--model-arg")
+    if model_kwargs:
+        o["model_kwargs"] = {**(base["model_kwargs"] if same_model else {}), **model_kwargs}
+    train = parse_assignments(args.train, "--train")
+    if train:
+        o["train"] = {**base["train"], **train}
+    for name, value in (("data_root", args.data_root), ("device", args.device), ("cache_dir", args.cache_dir),
+                        ("seeds", args.seeds), ("forget", args.forget)):
+        if value is not None:
+            o[name] = value
+    per_method: dict = {}
+    if methods:
+        if args.methods:
+            o["methods"] = "all" if args.methods == ["all"] else args.methods
+        if args.results:
+            o["results_dir"] = args.results
+        shared, per_method = _split_sets(parse_assignments(args.sets, "--set"))
+        if shared:
+            o["unlearn"] = shared
+        if per_method:
+            o["hparams"] = per_method
+    settings = resolve(args.profile or None, **o)
+    stray = sorted(set(per_method) - set(benchmark_methods(settings["methods"])))
+    if stray:
+        raise LotusError(f"--set {stray[0]}.<name>=...: method {stray[0]!r} is not among the methods of this run "
+                         f"({', '.join(benchmark_methods(settings['methods']))})")
+    return settings
 
 
 def _print_table(df, columns, out=None) -> None:
-    import pandas as pd
-
     out = out or sys.stdout
     view = df[[c for c in columns if c in df.columns]].copy()
     with pd.option_context("display.max_columns", None, "display.width", 200,
@@ -282,18 +292,11 @@ def _print_table(df, columns, out=None) -> None:
 
 
 def cmd_run(args) -> int:
-    from .experiment import grid, run_grid
-    from .results import ResultsStore, summarize
-
-    prof = _profile(args.profile)
-    base = _base_settings(args, prof)
-    run = prof.get("run") or {}
-    methods = args.methods or _as_list(run.get("methods")) or ["lotus"]
-    seeds, forgets = _seeds_forgets(args, prof)
-    hparams = _method_hparams(parse_assignments(args.sets, "--set"), methods, run.get("hparams"))
-    results_dir = args.results or run.get("results_dir") or "results/runs"
-    store = ResultsStore(results_dir)
-    cfgs = grid(methods=methods, seeds=seeds, forget=forgets, hparams=hparams, **base)
+    settings = _settings(args, methods=True)
+    store = ResultsStore(settings["results_dir"] or cache_dir() / "results")
+    cfgs = configs_from_settings(settings)
+    methods = list(dict.fromkeys(c.method for c in cfgs))
+    seeds = list(dict.fromkeys(c.seed for c in cfgs))
     df = run_grid(cfgs, store, force=args.force, progress=not args.quiet)
     print()
     _print_table(df, ["method", "forget", "seed", "acc_forget", "acc_retain", "acc_test", "mia", "jsd", "rf_jsd",
@@ -301,14 +304,12 @@ def cmd_run(args) -> int:
     if len(seeds) > 1 or len(methods) > 1:
         # Avg Gap of the seed means needs the gold standard's rows: evaluating the cached gold
         # model costs one inference pass (and is skipped when already stored).
-        gold_cfgs = [c.replace(method="retrain", hparams={}) for c in cfgs if c.method != "retrain"]
+        gold_cfgs = [c.replace(method="gold", hparams={}) for c in cfgs if c.method != "gold"]
         gold_cfgs = list({c.key(): c for c in gold_cfgs}.values())
         gold = run_grid(gold_cfgs, store, progress=False) if gold_cfgs else None
-        import pandas as pd
-
         full = pd.concat([df, gold], ignore_index=True) if gold is not None else df
         full = full.drop_duplicates("key")
-        print("\nmean ± std over seeds (JSD and RF-JSD x 1e4, time in minutes; Avg Gap to 'retrain'):")
+        print("\nmean ± std over seeds (JSD and RF-JSD x 1e4, time in minutes; Avg Gap to 'gold'):")
         with pd.option_context("display.max_columns", None, "display.width", 200):
             print(summarize(full, formatted=True).to_string())
     skipped = df.attrs.get("skipped", 0)
@@ -318,27 +319,18 @@ def cmd_run(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .experiment import ExperimentConfig, prepare
-    from .metrics import accuracy
-
-    prof = _profile(args.profile)
-    base = _base_settings(args, prof)
-    seeds, forgets = _seeds_forgets(args, prof)
+    settings = _settings(args, methods=False)
     rows = []
-    for forget in forgets:
-        for seed in seeds:
-            cfg = ExperimentConfig(method="original", forget=forget, seed=seed, **base).validate()
-            prep = prepare(cfg, progress=not args.quiet, force_train=args.force)
-            for kind, model in (("original", prep.original), ("gold", prep.gold)):
-                info = getattr(model, "lotus_train_info", {}) or {}
-                row = {"model": kind, "forget": prep.splits.forget_spec, "seed": seed}
-                for split in ("forget", "retain", "test", "val"):
-                    row[f"acc_{split}"] = accuracy(model, prep.splits[split], device=prep.device)
-                row.update(epochs=info.get("epochs"), train_seconds=info.get("seconds"),
-                           cached="yes" if info.get("cached") else "no", checkpoint=info.get("path"))
-                rows.append(row)
-    import pandas as pd
-
+    for cfg in configs_from_settings(settings, methods=["original"]):
+        prep = prepare(cfg.validate(), progress=not args.quiet, force_train=args.force)
+        for kind, model in (("original", prep.original), ("gold", prep.gold)):
+            info = getattr(model, "lotus_train_info", {}) or {}
+            row = {"model": kind, "forget": prep.splits.forget_spec, "seed": cfg.seed}
+            for split in ("forget", "retain", "test", "val"):
+                row[f"acc_{split}"] = accuracy(model, prep.splits[split], device=prep.device)
+            row.update(epochs=info.get("epochs"), train_seconds=info.get("seconds"),
+                       cached="yes" if info.get("cached") else "no", checkpoint=info.get("path"))
+            rows.append(row)
     df = pd.DataFrame(rows)
     print()
     _print_table(df, ["model", "forget", "seed", "acc_forget", "acc_retain", "acc_test", "acc_val", "epochs",
@@ -350,8 +342,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_book(args) -> int:
-    from .book import BookError, list_notebooks, run_book
-
     if args.list_only:
         repo = Path(args.repo) if args.repo else None
         for nb in list_notebooks(repo):
@@ -367,26 +357,22 @@ def cmd_book(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from .data import list_datasets
-    from .experiment import PSEUDO_METHODS, list_profiles
-    from .methods import get_method, list_methods
-    from .models import list_models
-
     print("data sets:  " + ", ".join(list_datasets()))
-    print("models:     " + ", ".join(list_models()))
+    print("models:")
+    for m in list_models():
+        info = model_info(m)
+        print(f"  {m:<16} {info.family}: {info.summary}")
     print("methods:")
     for m in list_methods():
-        if m in PSEUDO_METHODS:
-            continue
-        summary = getattr(get_method(m), "summary", "") or ""
-        print(f"  {m:<16} {summary}")
+        print(f"  {m:<16} {get_method(m).summary}")
     descr = {"original": "pseudo-method: the original model, before unlearning (time 0)",
-             "retrain": "pseudo-method: the gold standard retrained on the retain set (cached; time = its training)"}
+             "gold": "pseudo-method: the gold standard trained on the retain set (cached; time = its training)"}
     for m in PSEUDO_METHODS:
         print(f"  {m:<16} {descr[m]}")
     print("profiles:")
-    for name, d in list_profiles().items():
-        print(f"  {name:<16} {d}")
+    for name in list_profiles():
+        text = load_profile(name)["description"]
+        print(f"  {name:<16} {text.split('. ')[0].rstrip('.')}.")
     return 0
 
 

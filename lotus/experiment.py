@@ -12,17 +12,19 @@ options). :func:`run_experiment` turns it into one JSON record:
    JSD vs f_gold) and the per-run Avg Gap to f_gold of the same seed.
 
 Two pseudo-methods need no unlearning: ``"original"`` evaluates f_orig (time 0) and
-``"retrain"`` evaluates the cached gold model, its time being the gold model's training
-time (the paper's "Gold Std." row).
+``"gold"`` evaluates the cached gold model, its time being the gold model's training time
+(the paper's "Gold Std." row). (The registered method ``"retrain"`` is different: it really
+retrains a fresh model on D_r, timed, as an unlearning method.)
 
 >>> from lotus.experiment import ExperimentConfig, run_grid, grid
 >>> from lotus.results import ResultsStore, summarize
->>> cfgs = grid(methods=["original", "retrain", "lotus"], seeds=[0, 1], dataset="digits",
+>>> cfgs = grid(methods=["original", "gold", "lotus"], seeds=[0, 1], dataset="digits",
 ...             model="small_cnn", model_kwargs={"width": 16}, train={"epochs": 8})
 >>> df = run_grid(cfgs, ResultsStore("results/runs"))
 >>> summarize(df, formatted=True)
 
-Profiles (``lotus/profiles/*.yaml``) bundle such settings: :func:`load_profile`.
+Profiles (:mod:`lotus.profiles`) bundle such settings; :func:`configs_from_settings` turns
+resolved settings into configurations.
 """
 
 from __future__ import annotations
@@ -42,11 +44,11 @@ import torch
 from .data import list_datasets, load_splits, parse_forget_spec
 from .methods import get_method, list_methods, unlearn
 from .methods.base import check_hparams
-from .metrics import AVG_GAP_KEYS, avg_gap, evaluate, js_divergence, predict, rf_jsd
+from .metrics import AVG_GAP_KEYS, avg_gap, evaluate
 from .models import list_models
 from .results import ResultsStore, now_iso, provenance, record_key, records_to_frame
 from .train import TrainRecipe, paper_recipe, train_original_and_gold
-from .utils import LotusError, read_yaml_mapping, resolve_device, stable_hash
+from .utils import LotusError, resolve_device, stable_hash, to_plain
 
 __all__ = [
     "ExperimentConfig",
@@ -59,12 +61,14 @@ __all__ = [
     "all_methods",
     "canonical_forget",
     "clear_cache",
-    "list_profiles",
-    "load_profile",
+    "configs_from_settings",
+    "load_kwargs",
+    "method_hparams",
+    "benchmark_methods",
 ]
 
 #: methods handled by the runner itself: evaluate f_orig / the gold model
-PSEUDO_METHODS = ("original", "retrain")
+PSEUDO_METHODS = ("original", "gold")
 
 #: load_splits kwargs that only say where/how to read the data (not part of a record's key)
 _DATA_LOCATION_KEYS = ("root", "download", "num_workers", "in_memory")
@@ -73,7 +77,7 @@ _EVAL_KEYS = ("batch_size", "amp", "legacy", "rf_jsd_reference")
 
 
 def all_methods() -> list[str]:
-    """The registered unlearning methods plus the pseudo-methods ``original`` and ``retrain``."""
+    """The registered unlearning methods plus the pseudo-methods ``original`` and ``gold``."""
     return sorted(set(list_methods()) | set(PSEUDO_METHODS))
 
 
@@ -161,9 +165,7 @@ class ExperimentConfig:
                 raise LotusError(f"the pseudo-method {self.method!r} takes no hyper-parameters, got {sorted(self.hparams)}")
             return {}
         impl = get_method(self.method)
-        from .methods.base import to_builtin
-
-        return to_builtin(check_hparams(self.method, impl.default_hparams(self.model, self.dataset), dict(self.hparams or {})))
+        return to_plain(check_hparams(self.method, impl.default_hparams(self.model, self.dataset), dict(self.hparams or {})))
 
     def validate(self) -> "ExperimentConfig":
         """Check names and options before anything expensive; raise :class:`LotusError`."""
@@ -266,28 +268,11 @@ class Prepared:
     _gold_scores: dict = field(default_factory=dict, repr=False)
     _references: dict = field(default_factory=dict, repr=False)
 
-    def _reference_predictions(self, eval_kwargs: dict) -> tuple:
-        """(gold probs on D_f, (f_orig probs, labels) on the RF-JSD reference split), memoised."""
-        ref_split = eval_kwargs.get("rf_jsd_reference", "val")
-        kw = {k: eval_kwargs[k] for k in ("batch_size", "amp") if k in eval_kwargs}
-        key = stable_hash([ref_split, kw])
-        if key not in self._references:
-            gold_forget, _ = predict(self.gold, self.splits.forget, device=self.device, **kw)
-            orig_ref = predict(self.original, self.splits[ref_split], device=self.device, **kw)
-            self._references[key] = (gold_forget, orig_ref)
-        return self._references[key]
-
     def score(self, model: torch.nn.Module, eval_kwargs: dict | None = None) -> dict:
-        """:func:`lotus.evaluate` of ``model`` against f_orig and f_gold, plus the authors'
-        formulas of JSD and RF-JSD (``jsd_legacy``, ``rf_jsd_legacy``; spec 4.3-4.4)."""
-        eval_kwargs = dict(eval_kwargs or {})
-        scores, preds = evaluate(model, self.splits, original=self.original, gold=self.gold, device=self.device,
-                                 return_predictions=True, **eval_kwargs)
-        gold_forget, (ref_probs, ref_labels) = self._reference_predictions(eval_kwargs)
-        forget_probs, forget_labels = preds["forget"]
-        scores["jsd_legacy"] = js_divergence(forget_probs, gold_forget, legacy=True)
-        scores["rf_jsd_legacy"] = rf_jsd(forget_probs, forget_labels, ref_probs, ref_labels, legacy=True)
-        return {k: float(v) for k, v in scores.items()}
+        """:func:`lotus.evaluate` of ``model`` against f_orig and f_gold (their predictions
+        are computed once per evaluation options and reused)."""
+        return evaluate(model, self.splits, original=self.original, gold=self.gold, device=self.device,
+                        reference_cache=self._references, **dict(eval_kwargs or {}))
 
     def gold_scores(self, eval_kwargs: dict | None = None) -> dict:
         """:meth:`score` of the gold model, memoised per evaluation options."""
@@ -390,7 +375,7 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
     if cfg.method == "original":
         scores = prep.score(prep.original, eval_kwargs)
         seconds, epochs, history = 0.0, 0, []
-    elif cfg.method == "retrain":
+    elif cfg.method == "gold":
         info = getattr(prep.gold, "lotus_train_info", {}) or {}
         scores = dict(gold_scores)
         seconds, epochs, history = float(info.get("seconds", float("nan"))), int(info.get("epochs", 0)), list(info.get("history", []))
@@ -473,52 +458,86 @@ def run_grid(cfgs: Iterable[ExperimentConfig | dict], store: ResultsStore | None
 
 
 # ---------------------------------------------------------------------------------------
-# Profiles
+# From settings (lotus.profiles) to configurations
 # ---------------------------------------------------------------------------------------
 
-PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-_PROFILE_SECTIONS = ("description", "run", "defaults", "notebooks")
-#: keys of a profile's ``run:`` section (the defaults of ``lotus run`` / ``lotus train``)
-RUN_KEYS = ("dataset", "model", "model_kwargs", "methods", "forget", "seeds", "hparams", "train", "data",
-            "data_root", "device", "eval", "results_dir", "cache_dir")
+#: the methods of ``methods: all``, in the paper's column order: the reference rows, then the
+#: methods of its Tables 1-2, then the variants. The ``retrain`` method is left out: the
+#: ``gold`` row is the same model, trained once and cached.
+_PAPER_ORDER = ("original", "gold", "finetune", "neggrad_plus", "random_labeling", "bad_teacher", "scrub", "ssd",
+                "unsir", "salun", "lotus", "salun_lotus")
 
 
-def list_profiles() -> dict[str, str]:
-    """``{name: description}`` of the profiles shipped in ``lotus/profiles``."""
-    out = {}
-    for p in sorted(PROFILE_DIR.glob("*.yaml")):
-        try:
-            text = " ".join(str(load_profile(p).get("description", "")).split())
-            out[p.stem] = text.split(". ")[0].rstrip(".") + "." if text else ""
-        except (LotusError, IndexError):
-            out[p.stem] = ""
+def benchmark_methods(methods="all", *, always: Sequence[str] = ()) -> list[str]:
+    """The methods of a run in the paper's column order.
+
+    ``"all"``: the original and gold models and every registered unlearning method except
+    ``retrain``; a list is kept (unknown names are an error), with ``always`` added.
+    Used by ``lotus run`` and the benchmark chapters (4, 5, 6, 8, 9).
+    """
+    if isinstance(methods, str) and methods == "all":
+        chosen = [m for m in all_methods() if m != "retrain"]
+    else:
+        chosen = [methods] if isinstance(methods, str) else list(methods)
+    chosen = list(dict.fromkeys([*chosen, *always]))
+    unknown = sorted(set(chosen) - set(all_methods()))
+    if unknown:
+        raise LotusError(f"unknown unlearning method(s) {unknown}; valid: {', '.join(all_methods())}")
+    order = {m: i for i, m in enumerate(_PAPER_ORDER)}
+    return sorted(chosen, key=lambda m: (order.get(m, len(order)), m))
+
+
+def method_hparams(method: str, settings: dict) -> dict:
+    """The hyper-parameter overrides of ``method`` under resolved ``settings``: the shared
+    budget ``unlearn`` (only the names the method has, and only for methods that share it),
+    then ``hparams[method]``."""
+    if method in PSEUDO_METHODS:
+        return {}
+    impl = get_method(method)
+    shared = dict(settings.get("unlearn") or {}) if impl.shares_budget else {}
+    known = impl.default_hparams(settings.get("model"), settings.get("dataset"))
+    out = {k: v for k, v in shared.items() if k in known}
+    out.update((settings.get("hparams") or {}).get(method) or {})
     return out
 
 
-def load_profile(name: str | os.PathLike) -> dict:
-    """Load a profile by name (``tiny``, ``cpu``, ``paper``) or from a YAML file path.
+def load_kwargs(settings: dict) -> dict:
+    """The :func:`lotus.load_splits` options of resolved ``settings``: ``data`` plus the data
+    root (``data_root``, ``~`` expanded) when one is set."""
+    data = dict(settings.get("data") or {})
+    if settings.get("data_root"):
+        data["root"] = str(Path(os.path.expanduser(str(settings["data_root"]))))
+    return data
 
-    Returns a dict with ``name``, ``description``, ``run`` (``lotus run`` defaults),
-    ``defaults`` (notebook parameters) and ``notebooks`` (per-notebook overrides).
-    """
 
-    path = Path(name)
-    if path.suffix not in (".yaml", ".yml") or not path.exists():
-        path = PROFILE_DIR / f"{name}.yaml"
-    if not path.is_file():
-        names = sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
-        raise LotusError(f"unknown profile {str(name)!r}; valid: {', '.join(names)} (or a path to a .yaml file)")
-    prof = read_yaml_mapping(path, "profile")
-    unknown = sorted(set(prof) - set(_PROFILE_SECTIONS))
+def _check_hparams_settings(settings: dict, methods: Sequence[str]) -> None:
+    """A typo in ``hparams`` (a method name) or ``unlearn`` (a name no method of the run has)
+    is an error naming the valid names, not a setting silently ignored."""
+    unknown = sorted(set(settings.get("hparams") or {}) - set(list_methods()))
     if unknown:
-        raise LotusError(f"profile {path}: unknown section(s) {unknown}; valid: {', '.join(_PROFILE_SECTIONS)}")
-    run = prof.get("run") or {}
-    bad = sorted(set(run) - set(RUN_KEYS))
-    if bad:
-        raise LotusError(f"profile {path}: unknown run setting(s) {bad}; valid: {', '.join(RUN_KEYS)}")
-    for sec in ("run", "defaults", "notebooks"):
-        if not isinstance(prof.get(sec) or {}, dict):
-            raise LotusError(f"profile {path}: section {sec!r} must be a mapping")
-    return {"name": path.stem, "path": str(path), "description": prof.get("description", ""),
-            "run": dict(run), "defaults": dict(prof.get("defaults") or {}),
-            "notebooks": {str(k): dict(v or {}) for k, v in (prof.get("notebooks") or {}).items()}}
+        raise LotusError(f"hparams given for unknown method(s) {unknown}; valid: {', '.join(list_methods())}")
+    sharing = [m for m in methods if m not in PSEUDO_METHODS and get_method(m).shares_budget]
+    shared = set(settings.get("unlearn") or {})
+    if not sharing or not shared:
+        return
+    valid = set().union(*(get_method(m).default_hparams(settings.get("model"), settings.get("dataset"))
+                          for m in sharing))
+    unknown = sorted(shared - valid)
+    if unknown:
+        who = f"method {sharing[0]!r}" if len(sharing) == 1 else f"methods {', '.join(sharing)}"
+        raise LotusError(f"unknown hyper-parameter(s) {unknown} for {who}; valid: {', '.join(sorted(valid))}")
+
+
+def configs_from_settings(settings: dict, *, methods=None, seeds=None, forget=None) -> list[ExperimentConfig]:
+    """One :class:`ExperimentConfig` per (forget set, seed, method) of resolved ``settings``
+    (:func:`lotus.profiles.resolve`); ``methods``/``seeds``/``forget`` replace the settings'."""
+    data = load_kwargs(settings)
+    method_list = benchmark_methods(settings["methods"] if methods is None else methods)
+    seed_list = settings["seeds"] if seeds is None else seeds
+    forgets = settings["forget"] if forget is None else forget
+    common = dict(dataset=settings["dataset"], model=settings["model"], model_kwargs=dict(settings.get("model_kwargs") or {}),
+                  train=dict(settings.get("train") or {}), data=data, device=settings.get("device"),
+                  eval=dict(settings.get("eval") or {}), cache_dir=settings.get("cache_dir"))
+    _check_hparams_settings(settings, method_list)
+    hparams = {m: method_hparams(m, settings) for m in method_list}
+    return grid(methods=method_list, seeds=seed_list, forget=forgets, hparams=hparams, **common)

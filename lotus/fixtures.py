@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .data import load_splits
 from .utils import LotusError, make_generator
 
 __all__ = ["write_image_folder", "FIXTURE_SOURCES", "MARKER"]
@@ -34,8 +35,6 @@ MARKER = ".lotus-fixture.json"
 
 def _source_splits(source: str, data_root, train_per_class: int, val_per_class: int):
     """``(train uint8 [N,3,H,W], train labels, held-out uint8, held-out labels, class names)``."""
-    from .data import load_splits
-
     kwargs = {}
     if source in ("cifar10", "cifar100"):
         kwargs = dict(max_train_per_class=train_per_class, max_heldout_per_class=val_per_class)

@@ -241,6 +241,7 @@ def evaluate(
     legacy: bool = False,
     rf_jsd_reference: str = "val",
     return_predictions: bool = False,
+    reference_cache: dict | None = None,
 ):
     """All the paper's metrics for ``model`` on ``splits``, as plain unrounded floats.
 
@@ -248,28 +249,40 @@ def evaluate(
     of forget samples the entropy attack calls members; members = retain, non-members =
     test + val), ``rf_jsd`` (vs ``original`` on the reference split; with no ``original``
     the model is its own reference, as the authors do for the original model) and ``jsd``
-    (textbook JS to ``gold`` on the forget set, only when ``gold`` is given).
+    (textbook JS to ``gold`` on the forget set, only when ``gold`` is given), plus
+    ``rf_jsd_legacy`` and ``jsd_legacy``: the same divergences with the authors' formula
+    (spec 4.3-4.4), computed from the same predictions.
 
     ``rf_jsd_reference``: ``"val"`` (the unseen set D_u, the paper's definition) or
-    ``"test"`` (the authors' code). ``legacy`` switches JSD and RF-JSD to the authors'
-    formula. With ``return_predictions=True`` returns ``(metrics, predictions)`` where
+    ``"test"`` (the authors' code). ``legacy=True`` puts the authors' formula under the
+    plain names too. ``reference_cache``: a dict the caller keeps between calls with the same
+    ``original``/``gold``; their predictions are stored there and not recomputed. With
+    ``return_predictions=True`` returns ``(metrics, predictions)`` where
     ``predictions[split] = (probs, labels)`` of ``model``.
     """
     if rf_jsd_reference not in ("val", "test"):
         raise LotusError(f"rf_jsd_reference must be 'val' or 'test', got {rf_jsd_reference!r}")
     dev = resolve_device(device)
-    preds = {name: predict(model, splits[name], device=dev, batch_size=batch_size, amp=amp)
-             for name in ("forget", "retain", "test", "val")}
+    kw = dict(device=dev, batch_size=batch_size, amp=amp)
+    cache = reference_cache if reference_cache is not None else {}
+    preds = {name: predict(model, splits[name], **kw) for name in ("forget", "retain", "test", "val")}
     res = {f"acc_{name}": float((p.argmax(1) == y).float().mean()) for name, (p, y) in preds.items()}
     nonmember = torch.cat([preds["test"][0], preds["val"][0]])
     res["mia"] = mia_entropy(preds["retain"][0], nonmember, preds["forget"][0])
-    ref_model = original if original is not None else model
-    if ref_model is model:
+    if original is None or original is model:
         ref_probs, ref_labels = preds[rf_jsd_reference]
     else:
-        ref_probs, ref_labels = predict(ref_model, splits[rf_jsd_reference], device=dev, batch_size=batch_size, amp=amp)
-    res["rf_jsd"] = rf_jsd(preds["forget"][0], preds["forget"][1], ref_probs, ref_labels, legacy=legacy)
+        key = ("original", rf_jsd_reference, batch_size, amp)
+        if key not in cache:
+            cache[key] = predict(original, splits[rf_jsd_reference], **kw)
+        ref_probs, ref_labels = cache[key]
+    forget_probs, forget_labels = preds["forget"]
+    for suffix, leg in (("", legacy), ("_legacy", True)):
+        res[f"rf_jsd{suffix}"] = rf_jsd(forget_probs, forget_labels, ref_probs, ref_labels, legacy=leg)
     if gold is not None:
-        gold_probs, _ = predict(gold, splits.forget, device=dev, batch_size=batch_size, amp=amp)
-        res["jsd"] = js_divergence(preds["forget"][0], gold_probs, legacy=legacy)
+        key = ("gold", "forget", batch_size, amp)
+        if key not in cache:
+            cache[key] = predict(gold, splits.forget, **kw)[0]
+        for suffix, leg in (("", legacy), ("_legacy", True)):
+            res[f"jsd{suffix}"] = js_divergence(forget_probs, cache[key], legacy=leg)
     return (res, preds) if return_predictions else res

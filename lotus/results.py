@@ -8,7 +8,7 @@ seed, training recipe, data kwargs and evaluation kwargs. Re-running the same ex
 therefore finds its record and skips it, and an interrupted grid resumes where it stopped.
 
 >>> store = ResultsStore("results/runs")
->>> df = store.records(dataset="digits", method=["lotus", "retrain"])
+>>> df = store.records(dataset="digits", method=["lotus", "gold"])
 >>> summarize(df)                     # mean +- std over seeds per method, Avg Gap of the means
 >>> format_summary(summarize(df))     # the same, as "0.93 ± 0.01" strings
 
@@ -31,11 +31,11 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import numpy as np
 import pandas as pd
+import torch
 
 from .metrics import AVG_GAP_KEYS
-from .utils import LotusError, atomic_write_json, stable_hash
+from .utils import VERSION, LotusError, atomic_write_json, resolve_device, stable_hash, to_plain
 
 __all__ = [
     "ResultsStore",
@@ -138,14 +138,9 @@ def provenance(device=None) -> dict:
     "torch_version", "python_version", "platform"}``; ``device`` defaults to the one
     :func:`lotus.utils.resolve_device` picks.
     """
-    import torch
-
-    from . import __version__
-    from .utils import resolve_device
-
     dev = resolve_device(device)
     return {
-        "lotus_version": __version__,
+        "lotus_version": VERSION,
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),
         "device": str(dev),
@@ -257,7 +252,7 @@ class ResultsStore:
         missing = [k for k in ("dataset", "model", "method", "forget", "seed") if k not in record]
         if missing:
             raise LotusError(f"a results record needs the fields {missing}")
-        record = _json_safe(dict(record))
+        record = to_plain(dict(record))
         key = record_key(record)
         if "key" in record and record["key"] != key:
             raise LotusError(f"record key {record['key']!r} does not match its fields (expected {key!r})")
@@ -268,14 +263,6 @@ class ResultsStore:
         if old is not None and old != path:
             old.unlink(missing_ok=True)
         return path
-
-    def delete(self, item) -> bool:
-        """Remove the record of ``item``; returns whether one existed."""
-        path = self.path_of(self.key_of(item))
-        if path is None:
-            return False
-        path.unlink(missing_ok=True)
-        return True
 
     def _read(self, path: Path) -> dict | None:
         try:
@@ -300,7 +287,7 @@ class ResultsStore:
 
         ``filters``: ``column=value`` keeps rows equal to ``value``; ``column=[v1, v2]`` keeps
         rows whose value is one of them. ``forget`` compares as text (``0.1`` == ``"0.1"``).
-        Example: ``store.records(dataset="cifar10", method=["lotus", "retrain"])``.
+        Example: ``store.records(dataset="cifar10", method=["lotus", "gold"])``.
         """
         rows = list(self.iter_records())
         df = pd.DataFrame(rows)
@@ -334,7 +321,7 @@ def _canon_forget(v) -> str:
 
 def summarize(
     df: pd.DataFrame,
-    gold_method: str = "retrain",
+    gold_method: str = "gold",
     by: Sequence[str] = ("dataset", "model", "forget"),
     *,
     metrics: Sequence[str] = _DEFAULT_SUMMARY_METRICS,
@@ -347,7 +334,7 @@ def summarize(
     Parameters
     ----------
     df : records (e.g. :meth:`ResultsStore.records`), one row per (method, seed, ...).
-    gold_method : the gold standard the gaps are measured to (``"retrain"``).
+    gold_method : the gold standard the gaps are measured to (``"gold"``).
     by : columns that define one benchmark (a separate gold standard per group).
     metrics : metric columns to aggregate.
     gap_keys : the metrics entering Avg Gap (MIA, forget, retain and test accuracy).
@@ -467,16 +454,3 @@ def records_to_frame(records: Iterable[dict]) -> pd.DataFrame:
         if col not in df.columns:
             df[col] = pd.Series(dtype=object if col not in METRICS else float)
     return df
-
-
-def _json_safe(obj):
-    """Recursively replace NaN/inf floats by ``None`` (strict JSON)."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, (np.floating,)):
-        return _json_safe(float(obj))
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import tempfile
@@ -12,6 +13,20 @@ from typing import Any
 
 import numpy as np
 import torch
+
+
+def _package_version() -> str:
+    """The installed distribution's version (pyproject.toml is its one home)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lotus-unlearning")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
+#: the version of the package (``lotus.__version__``), read from the installed metadata
+VERSION = _package_version()
 
 
 class LotusError(ValueError):
@@ -107,7 +122,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON atomically."""
-    data = (json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n").encode()
+    data = (json.dumps(to_plain(obj), indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
     return atomic_write_bytes(path, data)
 
 
@@ -116,16 +131,30 @@ def atomic_torch_save(path: str | os.PathLike, obj: Any) -> Path:
     return _atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
-def _json_default(o: Any):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, torch.Tensor):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+def to_plain(obj: Any) -> Any:
+    """``obj`` as plain JSON data: the one converter of the package (records, reports, keys).
+
+    Tensors and NumPy values become numbers or (nested) lists, paths and devices text, tuples
+    lists, mapping keys text; NaN and infinities become ``None`` (strict JSON), so a value is
+    hashed exactly as it is stored. Anything else is a ``TypeError`` naming its type.
+    """
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, torch.Tensor):
+        return to_plain(obj.item() if obj.numel() == 1 and obj.ndim == 0 else obj.tolist())
+    if isinstance(obj, np.ndarray):
+        return to_plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        return to_plain(obj.item())
+    if isinstance(obj, (os.PathLike, torch.device, torch.dtype)):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def read_yaml_mapping(path: str | os.PathLike, what: str = "file") -> dict:
@@ -149,7 +178,7 @@ def stable_hash(obj: Any, n: int = 16) -> str:
     """A short, stable hex digest of a JSON-serialisable object (sorted keys)."""
     import hashlib
 
-    blob = json.dumps(obj, sort_keys=True, default=_json_default).encode()
+    blob = json.dumps(to_plain(obj), sort_keys=True, allow_nan=False).encode()
     return hashlib.sha256(blob).hexdigest()[:n]
 
 

@@ -9,9 +9,10 @@ import nbformat
 import pytest
 
 import lotus
-from lotus.book import NotebookError, list_notebooks, notebook_parameters, run_book, stage_book
+from lotus.book import NotebookError, list_notebooks, run_book
+from lotus.book.runner import declared_parameters, notebook_parameters, stage_book
 from lotus.cli import main, parse_assignments, parse_value
-from lotus.experiment import load_profile
+from lotus.profiles import load_profile
 from lotus.results import ResultsStore
 from lotus.utils import LotusError
 
@@ -29,7 +30,7 @@ def _run(capsys, *argv):
 
 def test_run_end_to_end_writes_records_and_prints_metrics(tmp_path, capsys):
     results = tmp_path / "res"
-    methods = ["original", "retrain"]
+    methods = ["original", "gold"]
     extra = []
     if "finetune" in lotus.list_methods():
         methods.append("finetune")
@@ -46,7 +47,7 @@ def test_run_end_to_end_writes_records_and_prints_metrics(tmp_path, capsys):
     if "finetune" in methods:
         assert df.set_index("method").loc["finetune", "hparams"]["epochs"] == 1
     # the printed table holds the stored numbers
-    gold = df.set_index("method").loc["retrain"]
+    gold = df.set_index("method").loc["gold"]
     assert f"{gold['acc_test']:.4f}" in out
     # a second run finds the records and does not re-run them
     rc, out, _ = _run(capsys, "run", "--profile", "tiny", "--method", *methods, "--seeds", "0",
@@ -107,7 +108,7 @@ def test_help_works_for_a_newcomer(capsys):
 def test_list_shows_everything(capsys):
     rc, out, _ = _run(capsys, "list")
     assert rc == 0
-    for word in ("digits", "cifar10", "small_cnn", "resnet18", "original", "retrain", "tiny", "cpu", "paper",
+    for word in ("digits", "cifar10", "small_cnn", "resnet18", "original", "gold", "tiny", "cpu", "paper",
                  *lotus.list_methods()):
         assert word in out
 
@@ -151,36 +152,37 @@ def book_repo(tmp_path):
     repo = tmp_path / "repo"
     (repo / "notebooks").mkdir(parents=True)
     _notebook(repo / "notebooks" / "01_ok.ipynb",
-              'dataset = "cifar10"\nseeds = [0]\noutput_dir = "figures/x"\nresults_dir = None\nprofile = "cpu"',
-              "import json, os\nos.makedirs(output_dir, exist_ok=True)\n"
-              "json.dump({'dataset': dataset, 'seeds': seeds, 'output_dir': output_dir, 'results_dir': results_dir,\n"
-              "           'profile': profile, 'cwd': os.getcwd()}, open(os.path.join(output_dir, 'p.json'), 'w'))")
+              'profile = "cpu"\noverrides = {}\noutput_dir = "figures/x"',
+              "import json, os\nimport lotus\nch = lotus.book.chapter(profile, '01_ok', output_dir=output_dir, **overrides)\n"
+              "os.makedirs(output_dir, exist_ok=True)\n"
+              "json.dump({'profile': profile, 'overrides': overrides, 'output_dir': output_dir, 'seeds': ch.seeds,\n"
+              "           'dataset': ch['dataset'], 'store': str(ch.store.root), 'force': ch['force'], 'cwd': os.getcwd()},\n"
+              "          open(os.path.join(output_dir, 'p.json'), 'w'))")
     _notebook(repo / "notebooks" / "02_fail.ipynb", "x = 1\nprofile = None", "y = x + 1\nraise ValueError('broken on purpose')")
-    _notebook(repo / "notebooks" / "00_last.ipynb", "z = 1", "z + 1")
-    (repo / "notebooks" / "manifest.yml").write_text(
-        "notebooks:\n  - notebook: 01_ok.ipynb\n    title: OK\n  - notebook: 02_fail.ipynb\n    title: Fails\n")
+    _notebook(repo / "notebooks" / "00_first.ipynb", "z = 1", "z + 1")
     (repo / "notebooks" / "helpers.py").write_text("VALUE = 1\n")
     prof = repo / "mine.yaml"
-    prof.write_text("description: test profile\n"
-                    "defaults: {dataset: digits, seeds: [0], results_dir: results/runs, undeclared: 1}\n"
-                    "notebooks: {01_ok: {seeds: [5]}}\n")
+    prof.write_text("description: test profile\nextends: tiny\n"
+                    "settings: {seeds: [0], results_dir: results/runs}\n"
+                    "chapters: {01_ok: {seeds: [5]}}\n")
     return repo
 
 
-def test_book_list_follows_the_manifest(book_repo, capsys):
-    assert [p.stem for p in list_notebooks(book_repo)] == ["01_ok", "02_fail", "00_last"]
+def test_book_lists_the_notebooks_in_name_order(book_repo, capsys):
+    assert [p.stem for p in list_notebooks(book_repo)] == ["00_first", "01_ok", "02_fail"]
     rc, out, _ = _run(capsys, "book", "--list", "--repo", str(book_repo))
-    assert rc == 0 and out.split() == ["01_ok", "02_fail", "00_last"]
+    assert rc == 0 and out.split() == ["00_first", "01_ok", "02_fail"]
     rc, _, err = _run(capsys, "book", "--list", "--repo", str(book_repo / "nowhere"))
     assert rc == 2 and "no notebooks/ folder" in err
 
 
-def test_notebook_parameters_are_filtered_and_resolved(book_repo):
+def test_notebook_parameters_are_the_profile_and_the_figure_folder(book_repo):
     prof = load_profile(book_repo / "mine.yaml")
     nb = book_repo / "notebooks" / "01_ok.ipynb"
-    params = notebook_parameters(prof, nb, book_repo)
-    assert params == {"dataset": "digits", "seeds": [5], "output_dir": "figures/01_ok",
-                      "results_dir": str((book_repo / "results" / "runs").resolve()), "profile": "mine"}
+    assert notebook_parameters(prof, nb) == {"profile": str(book_repo / "mine.yaml"), "output_dir": "figures/01_ok"}
+    assert notebook_parameters(prof, nb, force=True)["overrides"] == {"force": True}
+    assert notebook_parameters(load_profile("tiny"), nb)["profile"] == "tiny"  # a shipped profile goes by name
+    assert notebook_parameters(prof, book_repo / "notebooks" / "00_first.ipynb") == {}  # declares none of them
 
 
 def test_book_executes_with_profile_parameters_and_names_the_failing_cell(book_repo, capsys):
@@ -190,15 +192,18 @@ def test_book_executes_with_profile_parameters_and_names_the_failing_cell(book_r
     assert "02_fail.ipynb" in msg and "cell 1" in msg and "ValueError: broken on purpose" in msg
     assert "raise ValueError" in msg  # the failing cell's source
     out = capsys.readouterr().out
-    assert "01_ok: ok in" in out and "02_fail: FAILED" in out and "00_last: ok" in out
+    assert "01_ok: ok in" in out and "02_fail: FAILED" in out and "00_first: ok" in out
     staged = book_repo / "_build" / "book-src" / "notebooks"
     params = json.loads((staged / "figures" / "01_ok" / "p.json").read_text())
-    assert params["dataset"] == "digits" and params["seeds"] == [5] and params["profile"] == "mine"
+    # the chapter resolved the profile: inherited dataset, its own chapter entry, project-relative store
+    assert params["dataset"] == "digits" and params["seeds"] == [5] and params["force"] is False
+    assert params["profile"] == str(book_repo / "mine.yaml") and params["overrides"] == {}
+    assert Path(params["store"]) == book_repo.resolve() / "results" / "runs"
     assert params["output_dir"] == "figures/01_ok"
     assert Path(params["cwd"]).resolve() == staged.resolve()
     assert (staged / "helpers.py").is_file() and (staged / "02_fail.ipynb").is_file()
     prov = json.loads((book_repo / "_build" / "book-src" / "book-provenance.json").read_text())
-    assert prov["profile"] == "mine" and [n["name"] for n in prov["notebooks"]] == ["01_ok", "02_fail", "00_last"]
+    assert prov["profile"] == "mine" and [n["name"] for n in prov["notebooks"]] == ["00_first", "01_ok", "02_fail"]
     # through the CLI: exit status 1 and the same message, without keep-going it stops at the failure
     rc, out, err = _run(capsys, "book", "--profile", str(book_repo / "mine.yaml"), "--repo", str(book_repo),
                         "--only", "02", "--no-build")
@@ -236,45 +241,38 @@ def test_book_build_without_config_is_a_clear_error(book_repo, capsys):
     assert rc == 2 and "book configuration is missing" in err and "Traceback" not in err
 
 
-def test_profile_overrides_match_the_notebooks():
-    """Every per-notebook override names an existing notebook and a parameter it declares,
-    and the profile name and the figure folder reach every notebook that declares them."""
-    from lotus.book import declared_parameters
-
+def test_every_chapter_takes_profile_overrides_and_output_dir():
+    """Each chapter declares exactly the three parameters the runner passes, and every profile's
+    chapter entries name an existing chapter."""
     repo = Path(__file__).resolve().parents[1]
     notebooks = {p.stem: p for p in (repo / "notebooks").glob("*.ipynb")}
-    if not notebooks:
-        pytest.skip("no notebooks yet")
-    declared = {stem: declared_parameters(p) for stem, p in notebooks.items()}
+    for stem, path in notebooks.items():
+        assert set(declared_parameters(path)) == {"profile", "overrides", "output_dir"}, stem
     for name in ("tiny", "cpu", "paper"):
-        prof = load_profile(name)
-        for stem, overrides in prof["notebooks"].items():
-            assert stem in notebooks, f"profile {name}: no notebook {stem}"
-            unknown = set(overrides) - set(declared[stem])
-            assert not unknown, f"profile {name}: {stem} does not declare {unknown}"
-        for stem, params in declared.items():
-            values = notebook_parameters(prof, notebooks[stem], repo, declared=params)
-            assert values["output_dir"] == f"figures/{stem}" if "output_dir" in params else True
-            if "profile" in params:
-                assert values["profile"] == name
+        stray = set(load_profile(name)["chapters"]) - set(notebooks)
+        assert not stray, f"profile {name}: no chapter {stray}"
 
 
 def test_profile_settings_and_command_line_overrides():
-    from lotus.cli import _base_settings, _method_hparams, build_parser
+    from lotus.cli import _settings, build_parser
 
-    prof = load_profile("tiny")
-    args = build_parser().parse_args(["run", "--profile", "tiny", "--train", "epochs=3", "--data-root", "/data",
-                                      "--data", "max_train_per_class=50", "--download"])
-    s = _base_settings(args, prof)
+    def settings(*argv):
+        return _settings(build_parser().parse_args(["run", *argv]), methods=True)
+
+    s = settings("--profile", "tiny", "--train", "epochs=3", "--data-root", "/data", "--data", "max_train_per_class=50",
+                 "--download")
     assert s["dataset"] == "digits" and s["model"] == "small_cnn" and s["model_kwargs"] == {"width": 16}
     assert s["train"]["epochs"] == 3 and s["train"]["batch_size"] == 64  # the profile's other fields stay
-    assert s["data"] == {"noise_std": 0.3, "image_size": 16, "max_train_per_class": 50, "root": "/data", "download": True}
-    # another model: the profile's model options (width) do not carry over
-    args = build_parser().parse_args(["run", "--profile", "tiny", "--model", "resnet18"])
-    assert _base_settings(args, prof)["model_kwargs"] == {}
-    args = build_parser().parse_args(["run", "--profile", "tiny", "--model", "small_cnn", "--model-arg", "width=8"])
-    assert _base_settings(args, prof)["model_kwargs"] == {"width": 8}
-    # unscoped --set goes to every real method, scoped to one; profile hparams are the base
-    hp = _method_hparams({"epochs": 2, "lotus.alpha": 4}, ["original", "lotus", "finetune"],
-                         {"lotus": {"epochs": 5, "lr": 0.1}, "scrub": {"epochs": 1}})
-    assert hp == {"original": {}, "lotus": {"epochs": 2, "lr": 0.1, "alpha": 4}, "finetune": {"epochs": 2}}
+    assert s["data"] == {"noise_std": 0.3, "image_size": 16, "max_train_per_class": 50, "download": True}
+    assert s["data_root"] == "/data"
+    # another model or data set: the profile's options for the old one do not carry over
+    assert settings("--profile", "tiny", "--model", "resnet18")["model_kwargs"] == {}
+    assert settings("--profile", "tiny", "--model", "small_cnn", "--model-arg", "width=8")["model_kwargs"] == {"width": 8}
+    assert settings("--profile", "tiny", "--dataset", "cifar10")["data"] == {}
+    # unscoped --set is the shared budget, scoped to one method; the profile's values are the base
+    from lotus.experiment import configs_from_settings
+
+    s = settings("--profile", "tiny", "--method", "original", "lotus", "finetune", "--set", "epochs=2", "lotus.alpha=4")
+    hp = {c.method: c.hparams for c in configs_from_settings(s)}
+    assert hp == {"original": {}, "lotus": {"epochs": 2, "alpha": 4}, "finetune": {"epochs": 2}}
+    assert list(hp) == ["original", "finetune", "lotus"]  # the paper's column order

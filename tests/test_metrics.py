@@ -213,7 +213,8 @@ def test_predict_is_one_batched_inference_pass_and_restores_mode(digits_splits):
 def test_evaluate_on_trained_models(digits_splits, trained_digits):
     original, gold = trained_digits
     res = metrics.evaluate(original, digits_splits, gold=gold)
-    assert set(res) == {"acc_forget", "acc_retain", "acc_test", "acc_val", "mia", "jsd", "rf_jsd"}
+    assert set(res) == {"acc_forget", "acc_retain", "acc_test", "acc_val", "mia", "jsd", "rf_jsd", "jsd_legacy",
+                        "rf_jsd_legacy"}
     assert all(type(v) is float for v in res.values())
     assert res["acc_retain"] > 0.9 and res["acc_test"] > 0.8
     probs, labels = metrics.predict(original, digits_splits.test)
@@ -221,6 +222,16 @@ def test_evaluate_on_trained_models(digits_splits, trained_digits):
     # the gold model has zero JSD to itself; without gold there is no jsd key
     assert metrics.evaluate(gold, digits_splits, gold=gold)["jsd"] == pytest.approx(0.0, abs=1e-9)
     assert "jsd" not in metrics.evaluate(original, digits_splits)
+    # the authors' formulas come from the same predictions: equal to the legacy=True values
+    legacy = metrics.evaluate(original, digits_splits, gold=gold, legacy=True)
+    assert res["jsd_legacy"] == legacy["jsd"] and res["rf_jsd_legacy"] == legacy["rf_jsd"] != res["rf_jsd"]
+    # a reference cache: the original's and gold's predictions are computed once and reused
+    cache = {}
+    first = metrics.evaluate(original, digits_splits, original=gold, gold=gold, reference_cache=cache)
+    assert len(cache) == 2
+    cache_keys = {k: id(v) for k, v in cache.items()}
+    again = metrics.evaluate(original, digits_splits, original=gold, gold=gold, reference_cache=cache)
+    assert first == again and {k: id(v) for k, v in cache.items()} == cache_keys
     # RF-JSD reference: val (paper) and test (authors) differ but are both finite and small
     on_test = metrics.evaluate(original, digits_splits, rf_jsd_reference="test")["rf_jsd"]
     assert 0 <= on_test < LN2 and on_test != res["rf_jsd"]

@@ -94,15 +94,15 @@ def test_unreadable_files_are_skipped_with_a_warning(tmp_path):
 
 def test_records_filters(tmp_path):
     store = ResultsStore(tmp_path)
-    for m in ("lotus", "retrain", "finetune"):
+    for m in ("lotus", "gold", "finetune"):
         for s in (0, 1):
             store.put(_record(method=m, seed=s))
     store.put(_record(method="lotus", seed=0, forget="0.5"))
     df = store.records()
     assert len(df) == 7
-    assert set(df["method"]) == {"lotus", "retrain", "finetune"}
+    assert set(df["method"]) == {"lotus", "gold", "finetune"}
     assert len(store.records(method="lotus")) == 3
-    assert len(store.records(method=["lotus", "retrain"], seed=1)) == 2
+    assert len(store.records(method=["lotus", "gold"], seed=1)) == 2
     assert len(store.records(forget=0.5)) == 1  # a float matches the canonical text
     assert len(store.records(method="nope")) == 0
     with pytest.raises(LotusError, match="unknown record field 'colour'"):
@@ -115,8 +115,8 @@ def _frame():
     """Two seeds of a gold model and one method, built so that the gap of the seed means
     differs from the mean of the per-seed gaps."""
     rows = [
-        dict(method="retrain", seed=0, mia=0.40, acc_forget=0.80, acc_retain=1.00, acc_test=0.90),
-        dict(method="retrain", seed=1, mia=0.60, acc_forget=0.90, acc_retain=1.00, acc_test=0.92),
+        dict(method="gold", seed=0, mia=0.40, acc_forget=0.80, acc_retain=1.00, acc_test=0.90),
+        dict(method="gold", seed=1, mia=0.60, acc_forget=0.90, acc_retain=1.00, acc_test=0.92),
         dict(method="lotus", seed=0, mia=0.60, acc_forget=0.90, acc_retain=0.98, acc_test=0.88),
         dict(method="lotus", seed=1, mia=0.40, acc_forget=0.80, acc_retain=0.96, acc_test=0.90),
         dict(method="original", seed=0, mia=0.90, acc_forget=1.00, acc_retain=1.00, acc_test=0.91),
@@ -139,27 +139,27 @@ def test_summarize_avg_gap_is_the_gap_of_seed_means():
     per_seed = (abs(0.6 - 0.4) + abs(0.9 - 0.8) + abs(0.98 - 1.0) + abs(0.88 - 0.90)
                 + abs(0.4 - 0.6) + abs(0.8 - 0.9) + abs(0.96 - 1.0) + abs(0.90 - 0.92)) / 8
     assert abs(per_seed - expected) > 0.05  # the two definitions really differ here
-    assert table.xs("retrain", level="method").iloc[0]["avg_gap"] == 0
+    assert table.xs("gold", level="method").iloc[0]["avg_gap"] == 0
     assert table.xs("original", level="method").iloc[0]["avg_gap"] == pytest.approx((0.4 + 0.15 + 0 + 0) / 4)
     assert lotus["mia_mean"] == pytest.approx(0.5)
     assert lotus["mia_std"] == pytest.approx(math.sqrt(0.02))  # sample std of (0.6, 0.4)
     assert lotus["n_seeds"] == 2
     # gold first, then the original model, then the others
-    assert list(table.index.get_level_values("method")) == ["retrain", "original", "lotus"]
+    assert list(table.index.get_level_values("method")) == ["gold", "original", "lotus"]
 
 
 def test_summarize_groups_have_their_own_gold_and_decimals_round_the_means():
     df = _frame()
     other = df.copy()
     other["forget"] = "0.5"
-    other.loc[other["method"] == "retrain", "acc_forget"] = 0.5
+    other.loc[other["method"] == "gold", "acc_forget"] = 0.5
     table = summarize(pd.concat([df, other]))
     gap_01 = table.loc[("digits", "small_cnn", "0.1", "lotus"), "avg_gap"]
     gap_05 = table.loc[("digits", "small_cnn", "0.5", "lotus"), "avg_gap"]
     assert gap_01 == pytest.approx(0.0125)
     assert gap_05 == pytest.approx((0 + 0.35 + 0.03 + 0.02) / 4)
     # without a gold standard in the group the gap is undefined
-    assert math.isnan(summarize(df[df["method"] != "retrain"])["avg_gap"].iloc[0])
+    assert math.isnan(summarize(df[df["method"] != "gold"])["avg_gap"].iloc[0])
     # rounding the means to 2 decimals first (the authors' notebook): 0.005 gaps vanish
     d = _frame()
     d.loc[d["method"] == "lotus", "acc_test"] += 0.004  # lotus mean test acc 0.894 -> 0.89

@@ -20,9 +20,15 @@ without being mistakes:
    colon as a type and try to cross-reference them). When the would-be type is prose (more
    than three words and no markup), the line is restored as written.
 
-And one thing in the pages:
+And three things in the pages:
 
-3. **Thebe.** Jupyter Book always loads ``sphinx_thebe``, which adds its configuration
+3. **Numbers from the profiles.** The role ``{lotus-setting}`cpu.data.max_train_per_class```
+   writes a value of a profile (``<profile>.<setting>[.<key>...]``, or ``<profile>.minutes`` /
+   ``<profile>.description``) as text, and the directive ``lotus-profiles`` writes a table of
+   every shipped profile's settings; so the pages never restate a number the profiles hold.
+   An unknown profile or key is a build error.
+
+4. **Thebe.** Jupyter Book always loads ``sphinx_thebe``, which adds its configuration
    script twice per page (a JavaScript ``SyntaxError``: ``THEBE_JS_URL`` declared twice)
    and a loader that would fetch thebe from unpkg.com. The book has no live-code button
    (``launch_buttons.thebe: false``), so these scripts and the thebe stylesheet are dropped
@@ -152,7 +158,98 @@ def restore_prose_attribute(app, what, name, obj, options, lines: list[str]) -> 
 
 
 # -----------------------------------------------------------------------------------------
-# 3. thebe scripts
+# 3. numbers from the profiles
+# -----------------------------------------------------------------------------------------
+
+#: the settings shown by the ``lotus-profiles`` table, in order
+PROFILE_TABLE_ROWS = ("dataset", "data", "model", "model_kwargs", "train", "forget", "seeds", "unlearn", "hparams",
+                      "minutes")
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_format_value(v)}" for k, v in value.items()) or "(none)"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_format_value(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10000:
+        return f"{value:,}"
+    return "null" if value is None else str(value)
+
+
+def profile_value(path: str) -> Any:
+    """The value at ``<profile>.<setting>[.<key>...]`` (or ``<profile>.minutes`` /
+    ``<profile>.description``) of a shipped profile; a ``KeyError`` names what is missing."""
+    from lotus.profiles import load_profile
+
+    name, _, rest = path.partition(".")
+    prof = load_profile(name)
+    if rest in ("minutes", "description"):
+        return prof[rest]
+    value: Any = prof["settings"]
+    for part in rest.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(f"profile {name!r} has no setting {rest!r}")
+        value = value[part]
+    return value
+
+
+def setting_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``{lotus-setting}`cpu.data.max_train_per_class``` -> the value as text."""
+    from docutils import nodes
+
+    try:
+        value = profile_value(text.strip())
+    except Exception as exc:  # noqa: BLE001 - reported as a build error at the line
+        msg = inliner.reporter.error(f"lotus-setting {text!r}: {exc}", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    return [nodes.Text(_format_value(value))], []
+
+
+def _profiles_table_directive():
+    from docutils import nodes
+    from docutils.parsers.rst import Directive
+
+    class ProfilesTable(Directive):
+        """``lotus-profiles``: a table of every shipped profile's settings."""
+
+        has_content = False
+
+        def run(self):
+            from lotus.profiles import list_profiles, load_profile
+
+            profs = [load_profile(n) for n in list_profiles()]
+            table = nodes.table(classes=["lotus-profiles"])
+            group = nodes.tgroup(cols=1 + len(profs))
+            table += group
+            for _ in range(1 + len(profs)):
+                group += nodes.colspec(colwidth=1)
+
+            def row(cells):
+                r = nodes.row()
+                for c in cells:
+                    entry = nodes.entry()
+                    entry += nodes.paragraph(text=c)
+                    r += entry
+                return r
+
+            head = nodes.thead()
+            head += row(["setting", *[p["name"] for p in profs]])
+            group += head
+            body = nodes.tbody()
+            for key in PROFILE_TABLE_ROWS:
+                values = [p["minutes"] if key == "minutes" else p["settings"].get(key) for p in profs]
+                label = "book minutes (measured)" if key == "minutes" else key
+                body += row([label, *[_format_value(v) if v not in (None, {}) else "—" for v in values]])
+            group += body
+            return [table]
+
+    return ProfilesTable
+
+
+# -----------------------------------------------------------------------------------------
+# 4. thebe scripts
 # -----------------------------------------------------------------------------------------
 
 
@@ -187,7 +284,10 @@ def setup(app):
     # napoleon processes docstrings at the default priority 500; run after it
     app.connect("autodoc-process-docstring", restore_prose_attribute, priority=600)
     app.connect("html-page-context", drop_thebe_assets)
+    app.add_role("lotus-setting", setting_role)
+    app.add_directive("lotus-profiles", _profiles_table_directive())
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
 
 
-__all__ = ["resolve_lotus_reference", "restore_prose_attribute", "drop_thebe_assets", "setup"]
+__all__ = ["resolve_lotus_reference", "restore_prose_attribute", "drop_thebe_assets", "profile_value", "setting_role",
+           "setup"]

@@ -1,66 +1,25 @@
 """Unlearning methods behind one entry point, :func:`unlearn`.
 
 Every method implements :class:`~lotus.methods.base.UnlearningMethod` and is registered
-under a name; :func:`list_methods` lists them.
+under a name with :func:`~lotus.methods.base.register_method`; :func:`list_methods` lists
+them and :func:`get_method` returns one.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
 import time
 
 import torch.nn as nn
 
 from ..data import UnlearningSplits
-from ..utils import LotusError, resolve_device, seed_everything, synchronize
-from .base import UnlearningMethod, UnlearnReport, check_hparams, to_builtin
+from ..utils import LotusError, resolve_device, seed_everything, synchronize, to_plain
+
+# the built-in methods register themselves on import
+from . import bad_teacher, finetune, lotus, neggrad_plus, random_labeling, retrain, salun, scrub, ssd, unsir  # noqa: F401
+from .base import UnlearningMethod, UnlearnReport, check_hparams, freeze, get_method, list_methods, register_method
 
 __all__ = ["unlearn", "list_methods", "get_method", "register_method", "UnlearnReport", "UnlearningMethod"]
-
-_REGISTRY: dict[str, UnlearningMethod] = {}
-
-# modules that register the built-in methods (imported lazily by the registry)
-_BUILTIN_MODULES = (
-    "lotus", "finetune", "neggrad_plus", "random_labeling", "bad_teacher", "scrub", "ssd",
-    "unsir", "salun", "retrain",
-)
-_loaded = False
-
-
-def register_method(cls):
-    """Class decorator: register an :class:`UnlearningMethod` subclass under ``cls.name``."""
-    inst = cls()
-    if not inst.name:
-        raise LotusError(f"{cls.__name__} has no name")
-    _REGISTRY[inst.name] = inst
-    return cls
-
-
-def _load_builtins() -> None:
-    global _loaded
-    if _loaded:
-        return
-    for mod in _BUILTIN_MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{mod}":
-                raise
-    _loaded = True
-
-
-def list_methods() -> list[str]:
-    """Registered method names, e.g. ``["bad_teacher", "finetune", "lotus", ...]``."""
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def get_method(name: str) -> UnlearningMethod:
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise LotusError(f"unknown unlearning method {name!r}; valid: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
 
 
 def unlearn(
@@ -113,11 +72,7 @@ def unlearn(
             hp["augment"] = bool(recipe["augment"])
     student = model if inplace else copy.deepcopy(model)
     student.to(dev)
-    original = None
-    if impl.needs_original:
-        original = copy.deepcopy(model).to(dev).eval()
-        for p in original.parameters():
-            p.requires_grad_(False)
+    original = freeze(copy.deepcopy(model).to(dev)) if impl.needs_original else None
     seed_everything(seed)
     synchronize(dev)
     t0 = time.perf_counter()
@@ -131,6 +86,6 @@ def unlearn(
     student.eval()
     report = UnlearnReport(
         method=method, seconds=seconds, epochs=int(out.pop("epochs", hp.get("epochs", 0))),
-        hparams=to_builtin(hp), history=to_builtin(out.pop("history", [])), extra=to_builtin(out),
+        hparams=to_plain(hp), history=to_plain(out.pop("history", [])), extra=to_plain(out),
     )
     return student, report

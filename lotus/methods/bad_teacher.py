@@ -18,26 +18,23 @@ import torch
 from ..data import concat_splits
 from ..train import make_optimizer
 from ..utils import check_finite, make_generator
-from . import register_method
 from .base import (
     UnlearningMethod,
     family_defaults,
     forward_logits,
+    freeze,
     fresh_model_like,
     kl_to_targets,
     model_accepts,
     random_fraction_subset,
+    register_method,
 )
 
 
 def incompetent_teacher(model: torch.nn.Module, *, seed: int, device) -> torch.nn.Module:
     """A frozen, randomly initialised (never pretrained) copy of ``model``'s architecture, in eval mode."""
     over = {"pretrained": False} if model_accepts(model, "pretrained") else {}
-    teacher = fresh_model_like(model, seed=seed, salt="bad_teacher/incompetent", device=device, **over)
-    teacher.eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    return teacher
+    return freeze(fresh_model_like(model, seed=seed, salt="bad_teacher/incompetent", device=device, **over))
 
 
 @register_method

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -11,9 +11,12 @@ import torch.nn.functional as F
 
 from ..data import ImageSplit, UnlearningSplits
 from ..models import create_model, list_models, model_family, model_info
-from ..utils import LotusError, autocast, check_finite
+from ..utils import LotusError, autocast, check_finite, make_generator
 
 __all__ = [
+    "register_method",
+    "get_method",
+    "list_methods",
     "UnlearningMethod",
     "UnlearnReport",
     "train_epoch_ce",
@@ -54,6 +57,9 @@ class UnlearningMethod:
     summary: str = ""
     #: methods that need no original model copy (e.g. retrain) set this to False
     needs_original: bool = True
+    #: whether a profile's shared unlearning budget (``unlearn: {epochs: ...}``) applies; the
+    #: ``retrain`` method, whose epochs are a training recipe's, sets this to False
+    shares_budget: bool = True
 
     def default_hparams(self, model_name: str | None = None, dataset: str | None = None) -> dict:
         raise NotImplementedError
@@ -61,6 +67,33 @@ class UnlearningMethod:
     def run(self, model: nn.Module, splits: UnlearningSplits, *, original: nn.Module | None,
             device: torch.device, seed: int, hp: dict) -> dict:
         raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[UnlearningMethod]] = {}
+
+
+def register_method(cls: type[UnlearningMethod]) -> type[UnlearningMethod]:
+    """Class decorator: register an :class:`UnlearningMethod` subclass under ``cls.name``
+    (its metadata, ``label`` and ``summary``, are class attributes beside its code)."""
+    if not isinstance(cls, type) or not issubclass(cls, UnlearningMethod):
+        raise LotusError(f"register_method expects an UnlearningMethod subclass, got {cls!r}")
+    if not cls.name:
+        raise LotusError(f"{cls.__name__} has no name")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def list_methods() -> list[str]:
+    """Registered method names, e.g. ``["bad_teacher", "finetune", "lotus", ...]``."""
+    return sorted(_REGISTRY)
+
+
+def get_method(name: str) -> UnlearningMethod:
+    """An instance of the method registered as ``name`` (a :class:`LotusError` lists the
+    valid names otherwise)."""
+    if name not in _REGISTRY:
+        raise LotusError(f"unknown unlearning method {name!r}; valid: {', '.join(list_methods())}")
+    return _REGISTRY[name]()
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -111,6 +144,14 @@ def train_epoch_ce(
     return total / max(count, 1)
 
 
+def freeze(model: nn.Module) -> nn.Module:
+    """Put ``model`` in eval mode with gradients off (a frozen teacher); returns it."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
 def check_hparams(method: str, defaults: dict, given: dict) -> dict:
     """Merge ``given`` over ``defaults``; unknown names are an error listing the valid ones."""
     unknown = sorted(set(given) - set(defaults))
@@ -119,21 +160,6 @@ def check_hparams(method: str, defaults: dict, given: dict) -> dict:
     merged = dict(defaults)
     merged.update(given)
     return merged
-
-
-def to_builtin(obj: Any) -> Any:
-    """Tensors/NumPy scalars -> Python numbers (for JSON reports)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.item() if obj.numel() == 1 else obj.tolist()
-    if isinstance(obj, dict):
-        return {k: to_builtin(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_builtin(v) for v in obj]
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    if hasattr(obj, "item") and callable(obj.item):  # NumPy scalars
-        return obj.item()
-    return repr(obj)
 
 
 # ---------------------------------------------------------------------------------------
@@ -154,8 +180,6 @@ def family_defaults(model_name: str | None) -> dict:
 def derived_seed(seed: int, *salt) -> int:
     """A non-negative 62-bit integer seed derived from ``seed`` and ``salt`` (for code that
     can only be seeded through the global RNG, e.g. weight initialisation)."""
-    from ..utils import make_generator
-
     g = make_generator(seed, *salt)
     return int(torch.randint(0, 2**62, (1,), generator=g))
 

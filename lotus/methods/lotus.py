@@ -46,10 +46,10 @@ from ..metrics import accuracy
 from ..models import model_family
 from ..train import make_optimizer
 from ..utils import LotusError, autocast, check_finite, make_generator, synchronize
-from . import register_method
 from .base import (
     UnlearningMethod,
     family_defaults,
+    register_method,
     soft_cross_entropy,
 )
 

@@ -14,8 +14,7 @@ import torch.nn.functional as F
 
 from ..train import make_optimizer
 from ..utils import LotusError, check_finite, make_generator
-from . import register_method
-from .base import UnlearningMethod, cycle_batches, family_defaults, forward_logits
+from .base import UnlearningMethod, cycle_batches, family_defaults, forward_logits, register_method
 
 
 @register_method

@@ -13,15 +13,15 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from ..train import TrainRecipe, paper_recipe, train_model
-from . import register_method
-from .base import UnlearningMethod, fresh_model_like
+from .base import UnlearningMethod, fresh_model_like, register_method
 
 
 @register_method
 class Retrain(UnlearningMethod):
     name = "retrain"
-    summary = "train a fresh model on the retain set only (gold standard)"
+    summary = "train a fresh model on the retain set only, timed (the `gold` row is the same model, cached)"
     needs_original = False
+    shares_budget = False  # its epochs are a training recipe's, not the unlearning budget
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:
         return asdict(paper_recipe(model_name))

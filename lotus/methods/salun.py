@@ -27,14 +27,15 @@ import torch.nn.functional as F
 from ..data import ImageSplit
 from ..train import make_optimizer
 from ..utils import LotusError, check_finite, make_generator
-from . import register_method
 from .base import (
     UnlearningMethod,
     family_defaults,
     forward_logits,
     random_wrong_labels,
+    register_method,
     train_epoch_ce,
 )
+from .lotus import LotusMethod, default_alpha, run_lotus
 
 
 def saliency_mask(model: nn.Module, forget: ImageSplit, *, ratio: float = 0.1, batch_size: int = 128, device,
@@ -143,13 +144,9 @@ class SalUnLotus(UnlearningMethod):
     summary = "the LoTUS loss restricted to SalUn's saliency mask"
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:
-        from .lotus import LotusMethod
-
         return {**LotusMethod().default_hparams(model_name, dataset), "mask_ratio": 0.1}
 
     def run(self, model, splits, *, original, device, seed, hp) -> dict:
-        from .lotus import default_alpha, run_lotus
-
         hp = dict(hp)
         ratio = float(hp.pop("mask_ratio"))
         if hp.get("alpha") is None:

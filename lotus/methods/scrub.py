@@ -19,8 +19,7 @@ import torch.nn.functional as F
 
 from ..train import make_optimizer
 from ..utils import LotusError, check_finite, make_generator
-from . import register_method
-from .base import UnlearningMethod, family_defaults, forward_logits, kl_to_targets
+from .base import UnlearningMethod, family_defaults, forward_logits, kl_to_targets, register_method
 
 
 def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -21,8 +21,7 @@ import torch.nn.functional as F
 
 from ..data import ImageSplit, UnlearningSplits
 from ..utils import LotusError, check_finite, make_generator
-from . import register_method
-from .base import UnlearningMethod, family_defaults, forward_logits
+from .base import UnlearningMethod, family_defaults, forward_logits, register_method
 
 
 def squared_grad_sums(model: nn.Module, split: ImageSplit, *, batch_size: int, device, amp: bool = False,

@@ -26,13 +26,13 @@ import torch.nn.functional as F
 
 from ..train import make_optimizer
 from ..utils import LotusError, check_finite, make_generator
-from . import register_method
 from .base import (
     UnlearningMethod,
     cycle_batches,
     family_defaults,
     forward_logits,
     per_class_subset,
+    register_method,
     train_epoch_ce,
 )
 

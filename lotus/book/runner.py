@@ -2,12 +2,13 @@
 
 Steps (all under ``<repo>/_build/``):
 
-1. every notebook of ``notebooks/`` (in the order of ``notebooks/manifest.yml`` when present,
-   else sorted by name) is executed with papermill into ``_build/book-src/notebooks/``, with
-   that folder as working directory and the parameters of the profile: its ``defaults``,
-   then its per-notebook overrides, then ``output_dir=figures/<notebook>``, keeping only the
-   parameters the notebook declares in its ``parameters`` cell. Relative ``results_dir``,
-   ``cache_dir`` and ``data_root`` values are taken relative to the project folder;
+1. every notebook of ``notebooks/`` (sorted by name) is executed with papermill into
+   ``_build/book-src/notebooks/``, with that folder as working directory and the parameters
+   ``profile``, ``output_dir=figures/<notebook>`` and, with ``--force``, ``overrides={"force":
+   True}`` (each only if the notebook declares it in its ``parameters`` cell). The chapter
+   reads everything else from the profile through :func:`lotus.book.chapter`; relative paths
+   of the profile are taken relative to the project folder, which the kernels receive as
+   ``$LOTUS_PROJECT_DIR``;
 2. ``_config.yml``, ``book/`` (its ``_toc.yml`` also goes to the staging root) and
    ``references.bib`` are copied into ``_build/book-src/``; the provenance (profile, git
    commit, device, date) is appended to the page footer, and notebook execution is switched
@@ -33,13 +34,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .utils import LotusError, read_yaml_mapping
+from ..profiles import PROFILE_DIR, load_profile
+from ..results import provenance
+from ..utils import LotusError, read_yaml_mapping
 
-__all__ = ["BookError", "NotebookError", "run_book", "list_notebooks", "find_repo", "notebook_parameters", "BookReport", "NotebookRun"]
+__all__ = ["BookError", "NotebookError", "run_book", "list_notebooks", "find_repo", "notebook_parameters", "BookReport",
+           "NotebookRun", "PROJECT_ENV"]
 
-#: parameters holding paths that are resolved against the project folder
-PATH_PARAMETERS = ("results_dir", "cache_dir", "data_root")
 STAGING = Path("_build") / "book-src"
+#: environment variable naming the project folder to the executed chapters
+PROJECT_ENV = "LOTUS_PROJECT_DIR"
 
 
 class BookError(LotusError):
@@ -74,60 +78,26 @@ class BookReport:
 
 
 def find_repo(repo: str | os.PathLike | None = None) -> Path:
-    """The project folder: ``repo`` if given, else the current folder if it has ``notebooks/``,
-    else the folder above the installed package (a source checkout)."""
+    """The project folder: ``repo`` if given, else the current folder or the nearest folder
+    above it that has ``notebooks/`` (never the installed package's folder: a book is built
+    from the checkout the user is in)."""
     if repo is not None:
         path = Path(repo).expanduser().resolve()
         if not (path / "notebooks").is_dir():
             raise LotusError(f"no notebooks/ folder in {path}")
         return path
-    for cand in (Path.cwd(), Path(__file__).resolve().parents[1]):
+    here = Path.cwd().resolve()
+    for cand in (here, *here.parents):
         if (cand / "notebooks").is_dir():
-            return cand.resolve()
-    raise LotusError(f"no notebooks/ folder in {Path.cwd()}; run `lotus book` from the project folder or pass --repo DIR")
-
-
-def _manifest_order(path: Path) -> list[str] | None:
-    """Notebook stems in the order of ``manifest.yml`` (a list, or a mapping keyed by notebook)."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise LotusError(f"cannot read {path}: {exc}") from exc
-    if isinstance(data, dict) and "notebooks" in data:
-        data = data["notebooks"]
-    names: list[str] = []
-    if isinstance(data, dict):
-        names = [str(k) for k in data]
-    elif isinstance(data, list):
-        for item in data:
-            if isinstance(item, str):
-                names.append(item)
-            elif isinstance(item, dict):
-                for k in ("notebook", "file", "path", "name", "id"):
-                    if k in item:
-                        names.append(str(item[k]))
-                        break
-    else:
-        return None
-    return [Path(n).stem for n in names] or None
+            return cand
+    raise LotusError(f"no notebooks/ folder in {here} or above; run `lotus book` from the project folder "
+                     "(a clone of the repository) or pass --repo DIR")
 
 
 def list_notebooks(repo: str | os.PathLike | None = None) -> list[Path]:
-    """The notebooks of ``<repo>/notebooks`` in execution order (manifest order, then the
-    remaining ones sorted by name)."""
+    """The chapters of ``<repo>/notebooks`` in execution order (sorted by name)."""
     root = find_repo(repo) / "notebooks"
-    found = {p.stem: p for p in sorted(root.glob("*.ipynb")) if not p.name.startswith((".", "_"))}
-    manifest = next((root / m for m in ("manifest.yml", "manifest.yaml") if (root / m).is_file()), None)
-    order = _manifest_order(manifest) if manifest else None
-    if not order:
-        return [found[k] for k in sorted(found)]
-    missing = [n for n in order if n not in found]
-    if missing:
-        raise LotusError(f"{manifest} lists notebook(s) {missing} that are not in {root}")
-    rest = sorted(set(found) - set(order))
-    return [found[n] for n in order] + [found[n] for n in rest]
+    return sorted(p for p in root.glob("*.ipynb") if not p.name.startswith((".", "_")))
 
 
 def _select(notebooks: list[Path], only) -> list[Path]:
@@ -156,33 +126,25 @@ def declared_parameters(notebook: Path) -> dict:
     return {k: v.get("default") for k, v in info.items()}
 
 
-def notebook_parameters(profile: dict, notebook: Path, repo: Path, declared: dict | None = None, *,
-                        force: bool = False) -> dict:
+def notebook_parameters(profile: dict, notebook: Path, declared: dict | None = None, *, force: bool = False) -> dict:
     """The papermill parameters of ``notebook`` under ``profile`` (see the module docstring)."""
     declared = declared_parameters(notebook) if declared is None else declared
-    params = {"profile": profile.get("name")}
-    params.update(profile.get("defaults") or {})
-    params.update((profile.get("notebooks") or {}).get(notebook.stem, {}) or {})
-    params["output_dir"] = f"figures/{notebook.stem}"
+    shipped = Path(profile["path"]).resolve() == (PROFILE_DIR / f"{profile['name']}.yaml").resolve()
+    params = {"profile": profile["name"] if shipped else profile["path"], "output_dir": f"figures/{notebook.stem}"}
     if force:
-        params["force"] = True
-    for k in PATH_PARAMETERS:
-        v = params.get(k)
-        if isinstance(v, str) and v and not os.path.isabs(os.path.expanduser(v)):
-            params[k] = str((repo / v).resolve())
-        elif isinstance(v, str):
-            params[k] = os.path.expanduser(v)
+        params["overrides"] = {"force": True}
     return {k: v for k, v in params.items() if k in declared}
 
 
 @contextlib.contextmanager
-def _kernel_environment():
-    """Environment the kernels inherit: inline figures (no MPLBACKEND=Agg left over from a
-    test run), no tqdm progress bars in the pages, and no tqdm warning about the missing
-    ipywidgets (progress bars are off anyway)."""
-    saved = {k: os.environ.get(k) for k in ("MPLBACKEND", "TQDM_DISABLE", "PYTHONWARNINGS")}
+def _kernel_environment(repo: Path):
+    """Environment the kernels inherit: the project folder, inline figures (no
+    MPLBACKEND=Agg left over from a test run), no tqdm progress bars in the pages, and no
+    tqdm warning about the missing ipywidgets (progress bars are off anyway)."""
+    saved = {k: os.environ.get(k) for k in ("MPLBACKEND", "TQDM_DISABLE", "PYTHONWARNINGS", PROJECT_ENV)}
     os.environ.pop("MPLBACKEND", None)
     os.environ["TQDM_DISABLE"] = "1"
+    os.environ[PROJECT_ENV] = str(repo)
     quiet = "ignore:IProgress not found"
     os.environ["PYTHONWARNINGS"] = ",".join(w for w in (saved["PYTHONWARNINGS"], quiet) if w)
     try:
@@ -322,9 +284,6 @@ def run_book(profile: str = "cpu", *, only=None, build: bool = True, execute: bo
     the others with ``keep_going``), :class:`BookError` when the site build fails and
     :class:`LotusError` for bad input (unknown profile or notebook, missing book files).
     """
-    from .experiment import load_profile
-    from .results import provenance
-
     prof = load_profile(profile)
     root = find_repo(repo)
     notebooks = list_notebooks(root)
@@ -332,7 +291,7 @@ def run_book(profile: str = "cpu", *, only=None, build: bool = True, execute: bo
         raise LotusError(f"no notebooks in {root / 'notebooks'}")
     chosen = _select(notebooks, only)
     known = {nb.stem for nb in notebooks}
-    stray = sorted(set(prof["notebooks"]) - known)
+    stray = sorted(set(prof["chapters"]) - known)
     if stray:
         log(f"warning: profile {prof['name']!r} has overrides for unknown notebook(s) {stray}")
     staging = root / STAGING
@@ -342,7 +301,7 @@ def run_book(profile: str = "cpu", *, only=None, build: bool = True, execute: bo
     nb_dir.mkdir(parents=True, exist_ok=True)
     _copy_support_files(root / "notebooks", nb_dir)
     try:
-        prov = provenance(prof["defaults"].get("device"))
+        prov = provenance(prof["settings"].get("device"))
     except LotusError:
         prov = provenance("cpu")
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -351,9 +310,9 @@ def run_book(profile: str = "cpu", *, only=None, build: bool = True, execute: bo
     if execute:
         log(f"executing {len(chosen)} notebook(s) with profile {prof['name']!r} into {nb_dir}")
         t_all = time.perf_counter()
-        with _kernel_environment():
+        with _kernel_environment(root):
             for i, nb in enumerate(chosen, 1):
-                params = notebook_parameters(prof, nb, root, force=force)
+                params = notebook_parameters(prof, nb, force=force)
                 out = nb_dir / nb.name
                 t0 = time.perf_counter()
                 try:
