@@ -16,7 +16,7 @@
 #   EPOCHS    training epochs for the original and gold models (paper: 150; default 40, the
 #             shortened recipe: 8 warm-up epochs then linear decay, no early stopping, bf16)
 #   SEED      default 3407 (the authors' first seed)
-#   METHODS   default "original retrain lotus scrub finetune random_labeling"
+#   METHODS   default "original gold lotus scrub finetune random_labeling"
 #   PACK      packed data (default .gpu/cifar10-jpeg.pt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ OUT=${OUT:-_build/gpu}
 PROFILE=${PROFILE:-paper}
 EPOCHS=${EPOCHS:-40}
 SEED=${SEED:-3407}
-METHODS=${METHODS:-"original retrain lotus scrub finetune random_labeling"}
+METHODS=${METHODS:-"original gold lotus scrub finetune random_labeling"}
 PACK=${PACK:-.gpu/cifar10-jpeg.pt}
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 WORK=${WORK:-$(mktemp -d)}

@@ -348,20 +348,10 @@ def _read_notebook(stem: str):
 
 
 def _expectations(stem: str, nb) -> dict:
-    """The figures and glue names a notebook promises: its ``lotus`` metadata, else
-    notebooks/manifest.yml."""
+    """The figures and glue names a notebook promises in its ``lotus`` metadata."""
     meta = nb.metadata.get("lotus")
-    if meta:
-        return {"figures": list(meta.get("figures") or []), "glue": list(meta.get("glue") or [])}
-    manifest = REPO / "notebooks" / "manifest.yml"
-    if manifest.is_file():
-        data = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
-        data = data.get("notebooks", data) if isinstance(data, dict) else data
-        entry = data.get(stem) if isinstance(data, dict) else next(
-            (e for e in data if isinstance(e, dict) and Path(str(e.get("notebook", e.get("file", "")))).stem == stem), None)
-        if entry:
-            return {"figures": list(entry.get("figures") or []), "glue": list(entry.get("glue") or [])}
-    raise AssertionError(f"notebook {stem} declares no expected figures/glue (metadata 'lotus' or manifest.yml)")
+    assert meta, f"notebook {stem} declares no expected figures/glue (metadata 'lotus')"
+    return {"figures": list(meta.get("figures") or []), "glue": list(meta.get("glue") or [])}
 
 
 @pytest.mark.slow

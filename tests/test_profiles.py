@@ -45,7 +45,7 @@ def test_each_value_is_written_once_and_inherited():
 
 
 def test_merge_rules(tmp_path):
-    base = _write(tmp_path / "base.yaml", "settings:\n  dataset: digits\n  data: {noise_std: 0.3}\n"
+    _write(tmp_path / "base.yaml", "settings:\n  dataset: digits\n  data: {noise_std: 0.3}\n"
                   "  unlearn: {epochs: 3}\n  hparams: {lotus: {alpha: 2, lr: 0.1}, scrub: {epochs: 1}}\n"
                   "chapters:\n  c1: {seeds: [1], knob: 5}\n")
     child = _write(tmp_path / "child.yaml", "extends: base.yaml\nsettings:\n  unlearn: {batch_size: 8}\n"
