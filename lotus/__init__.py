@@ -26,3 +26,16 @@ __all__ = [
     "UnlearnReport",
     "evaluate",
 ]
+
+#: submodules loaded on first use (``lotus.book.chapter(...)`` after a plain ``import lotus``),
+#: so that ``import lotus`` stays light
+_LAZY = ("book", "experiment", "paper", "plots", "profiles", "results", "fixtures", "train", "metrics", "data",
+         "models", "methods", "utils")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'lotus' has no attribute {name!r}")

@@ -78,7 +78,7 @@ class Chapter:
 
     @property
     def seed(self) -> int:
-        """The first seed: the one single-run illustrations use."""
+        """The first seed (single-run illustrations use it)."""
         return self.seeds[0]
 
     @property
