@@ -17,6 +17,7 @@ from .base import UnlearningMethod, family_defaults, train_epoch_ce
 @register_method
 class Finetune(UnlearningMethod):
     name = "finetune"
+    label = "Finetuning"
     summary = "cross-entropy training on the retain set only"
     needs_original = False
 

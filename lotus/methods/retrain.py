@@ -20,6 +20,7 @@ from .base import UnlearningMethod, fresh_model_like
 @register_method
 class Retrain(UnlearningMethod):
     name = "retrain"
+    label = "Retrain"
     summary = "train a fresh model on the retain set only (gold standard)"
     needs_original = False
 
