@@ -40,6 +40,7 @@ def incompetent_teacher(model: torch.nn.Module, *, seed: int, device) -> torch.n
 @register_method
 class BadTeacher(UnlearningMethod):
     name = "bad_teacher"
+    label = "Bad Teacher"
     summary = "distil from the original on retain data and from a random network on forget data"
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:

@@ -54,6 +54,7 @@ class UnlearningMethod:
     """
 
     name: str = ""
+    label: str = ""  # the display name in tables, e.g. "NegGrad+"
     summary: str = ""
     #: methods that need no original model copy (e.g. retrain) set this to False
     needs_original: bool = True

@@ -16,6 +16,7 @@ from .base import UnlearningMethod, family_defaults, register_method, train_epoc
 @register_method
 class Finetune(UnlearningMethod):
     name = "finetune"
+    label = "Finetuning"
     summary = "cross-entropy training on the retain set only"
     needs_original = False
 

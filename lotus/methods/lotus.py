@@ -229,6 +229,7 @@ def run_lotus(model: nn.Module, splits: UnlearningSplits, *, original: nn.Module
 @register_method
 class LotusMethod(UnlearningMethod):
     name = "lotus"
+    label = "LoTUS"
     summary = "LoTUS: distillation with Gumbel-Softmax targets at a dynamic temperature (Spartalis et al., 2025)"
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:

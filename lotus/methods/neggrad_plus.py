@@ -20,6 +20,7 @@ from .base import UnlearningMethod, cycle_batches, family_defaults, forward_logi
 @register_method
 class NegGradPlus(UnlearningMethod):
     name = "neggrad_plus"
+    label = "NegGrad+"
     summary = "alpha * CE(retain) - (1 - alpha) * CE(forget), descent + ascent"
     needs_original = False
 

@@ -19,6 +19,7 @@ from .base import UnlearningMethod, fresh_model_like, register_method
 @register_method
 class Retrain(UnlearningMethod):
     name = "retrain"
+    label = "Retrain"
     summary = "train a fresh model on the retain set only, timed (the `gold` row is the same model, cached)"
     needs_original = False
     shares_budget = False  # its epochs are a training recipe's, not the unlearning budget

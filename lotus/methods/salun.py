@@ -108,6 +108,7 @@ def _mask_fraction(mask: dict[str, torch.Tensor]) -> float:
 @register_method
 class SalUn(UnlearningMethod):
     name = "salun"
+    label = "SalUn"
     summary = "random labeling restricted to the 10 % most forget-salient weights"
     needs_original = False
 
@@ -141,6 +142,7 @@ class SalUn(UnlearningMethod):
 @register_method
 class SalUnLotus(UnlearningMethod):
     name = "salun_lotus"
+    label = "SalUn (LoTUS loss)"
     summary = "the LoTUS loss restricted to SalUn's saliency mask"
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:

@@ -41,6 +41,7 @@ def resolve_msteps(msteps, epochs: int) -> int:
 @register_method
 class Scrub(UnlearningMethod):
     name = "scrub"
+    label = "SCRUB"
     summary = "max KL to the teacher on forget data, min KL + CE on retain data"
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:

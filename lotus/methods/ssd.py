@@ -90,6 +90,7 @@ def dampening_factors(imp_f: dict, imp_d: dict, *, alpha: float, lam: float) -> 
 @register_method
 class SSD(UnlearningMethod):
     name = "ssd"
+    label = "SSD"
     summary = "one-shot dampening of parameters far more important to the forget set"
     needs_original = False
 

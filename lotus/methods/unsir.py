@@ -78,6 +78,7 @@ def default_samples_per_class(dataset: str | None) -> int:
 @register_method
 class Unsir(UnlearningMethod):
     name = "unsir"
+    label = "UNSIR"
     summary = "error-maximising noise (impair) then retain-subset repair"
     needs_original = False
 
