@@ -419,6 +419,7 @@ def _follow_refresh(site: Path, rel: str) -> tuple[str, list[str]]:
         chain.append(rel)
     return rel, chain
 
+
 # elements whose right edge passes ``limit`` (the phone's width) outside any box that scrolls or
 # clips horizontally; a mobile browser zooms such a page out, so window.innerWidth grows too
 OVERFLOW_JS = r"""
