@@ -16,59 +16,65 @@ Static checks (no browser needed), over **every** HTML page of the site:
   ``<iframe>`` sources, inline ``style`` ``url()``, nor in ``url()``/``@import`` of the
   site's CSS files. Plain ``<a href>`` links to other web sites are allowed.
 
-Browser checks, for the index page (following its redirect) and two chapter pages (or
-``--pages``): the site is served on ``127.0.0.1`` (``http.server`` in a thread, free port)
-and driven through the DevTools protocol of headless Chromium, with every host other than
-127.0.0.1 made unresolvable, so a page that needs the network shows it. For each page:
+Browser checks: the site is served on ``127.0.0.1`` (``http.server`` in a thread, free port)
+and opened with Playwright in the system's Chromium (``--chromium``, default
+``$LOTUS_CHROMIUM`` or ``/usr/bin/chromium``, which ``scripts/install_browser.sh`` installs;
+Playwright never downloads a browser for this script). Playwright's routing aborts every
+request that is not for the local server and reports it, and Chromium is started with the
+flags that keep it off the network. By default the browser opens the index page (following
+its redirect), every chapter (``notebooks/*.html``) and every other page under ``book/``;
+``--pages`` names others. For each page:
 
 * it has a title (``<title>`` and a non-empty ``<h1>`` in the article, the former
   containing the latter);
-* at least ``--min-figures`` content images, each loaded by the browser
-  (``naturalWidth > 0``) and each a valid PNG/SVG/JPEG/GIF file on disk;
+* at least ``--min-figures`` content images (on the index page, the chapters and every page
+  named by ``--pages``), each loaded by the browser (``naturalWidth > 0``) and each a valid
+  PNG/SVG/JPEG/GIF file on disk;
 * no ``Traceback`` text and no notebook error output;
 * MathJax ran: every math element of the page holds an ``mjx-container`` and none holds a
   MathJax error, no TeX is left in the prose (a stray ``$`` next to a formula, ``$$``,
   ``\\frac``-like control sequences outside code), and at least one checked page has math;
-* no request left 127.0.0.1, no local request failed (HTTP >= 400 or network error) and no
-  uncaught JavaScript exception.
+* no request left 127.0.0.1, no local request failed (HTTP >= 400 or network error), no
+  uncaught JavaScript exception and no error on the JavaScript console.
+
+One page (``--mobile-page``, default the first chapter checked) is opened again in a
+375-pixel-wide mobile viewport (``--mobile-width``), where nothing may overflow horizontally
+(``document.documentElement.scrollWidth`` at most the viewport width plus
+``MOBILE_TOLERANCE_PX``) and the same load errors are checked.
 
 A full-page screenshot (``<page>.png``, capped at ``--max-height`` pixels), a screenshot
 around the page's first figure (``<page>.figure.png``) and the DOM after JavaScript ran
 (``<page>.dom.html``) are saved to the output folder for every checked page, with
-``report.json``. The exit status is 0 when every check passed, 1 when a check failed and 2
-when the checks could not run (no site, no Chromium, browser did not start). Only the
-standard library is used.
+``<page>.mobile.png`` for the mobile page and ``report.json``. The exit status is 0 when
+every check passed, 1 when a check failed and 2 when the checks could not run (no site, no
+Chromium, no Playwright, browser did not start).
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import functools
-import hashlib
 import html.parser
 import http.server
+import importlib.metadata
 import json
 import os
 import posixpath
 import re
 import shutil
-import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
-import urllib.request
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
-DEFAULT_CHAPTERS = ("notebooks/01_information_theory.html", "notebooks/04_benchmark.html")
+# Chromium's own flags: headless, and no traffic of its own (updates, sync, field trials,
+# QUIC probes); every host but the local server is also made unresolvable
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -83,9 +89,10 @@ CHROMIUM_FLAGS = (
     "--no-default-browser-check",
     "--hide-scrollbars",
     "--mute-audio",
-    # offline: only the local server resolves
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 )
+DESKTOP = {"width": 1280, "height": 900}
+MOBILE_TOLERANCE_PX = 2
 EXTERNAL_RE = re.compile(r"^\s*(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//", re.ASCII)
 SKIP_SCHEMES = ("http:", "https:", "mailto:", "javascript:", "data:", "tel:", "ftp:", "blob:", "about:")
 CSS_URL_RE = re.compile(r"""url\(\s*(['"]?)([^'")]*)\1\s*\)|@import\s+(['"])([^'"]+)\3""")
@@ -311,208 +318,9 @@ def serve(site: Path):
         server.server_close()
 
 
-# -----------------------------------------------------------------------------------------
-# A minimal WebSocket client and DevTools-protocol session (standard library only)
-# -----------------------------------------------------------------------------------------
-
-_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-class WebSocket:
-    """Just enough RFC 6455 for the DevTools protocol: text frames, ping/pong, close."""
-
-    def __init__(self, url: str, timeout: float = 30.0):
-        u = urllib.parse.urlsplit(url)
-        if u.scheme != "ws":
-            raise CheckError(f"unsupported websocket URL {url!r}")
-        self.sock = socket.create_connection((u.hostname, u.port or 80), timeout=timeout)
-        key = base64.b64encode(os.urandom(16)).decode()
-        path = u.path + (f"?{u.query}" if u.query else "")
-        request = (f"GET {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
-                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-        self.sock.sendall(request.encode())
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise CheckError("the browser closed the DevTools connection during the handshake")
-            buf += chunk
-        head, self._buf = buf.split(b"\r\n\r\n", 1)
-        status = head.split(b"\r\n", 1)[0]
-        if b" 101 " not in status + b" ":
-            raise CheckError(f"DevTools websocket handshake failed: {status.decode(errors='replace')}")
-        accept = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode()).digest())
-        if accept not in head:
-            raise CheckError("DevTools websocket handshake: bad Sec-WebSocket-Accept")
-
-    def _read(self, n: int) -> bytes:
-        while len(self._buf) < n:
-            chunk = self.sock.recv(max(65536, n - len(self._buf)))
-            if not chunk:
-                raise CheckError("the browser closed the DevTools connection")
-            self._buf += chunk
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
-
-    def _send_frame(self, opcode: int, payload: bytes) -> None:
-        n = len(payload)
-        header = bytes([0x80 | opcode])
-        if n < 126:
-            header += bytes([0x80 | n])
-        elif n < 1 << 16:
-            header += bytes([0x80 | 126]) + struct.pack(">H", n)
-        else:
-            header += bytes([0x80 | 127]) + struct.pack(">Q", n)
-        mask = os.urandom(4)
-        if n:
-            key = (mask * (n // 4 + 1))[:n]
-            payload = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
-        self.sock.sendall(header + mask + payload)
-
-    def send(self, text: str) -> None:
-        self._send_frame(0x1, text.encode())
-
-    def recv(self, timeout: float) -> str:
-        self.sock.settimeout(max(0.05, timeout))
-        message = b""
-        while True:
-            b1, b2 = self._read(2)
-            opcode, length = b1 & 0x0F, b2 & 0x7F
-            if length == 126:
-                (length,) = struct.unpack(">H", self._read(2))
-            elif length == 127:
-                (length,) = struct.unpack(">Q", self._read(8))
-            mask = self._read(4) if b2 & 0x80 else None
-            payload = self._read(length)
-            if mask:
-                key = (mask * (length // 4 + 1))[:length]
-                payload = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(length, "big")
-            if opcode == 0x8:
-                raise CheckError("the browser closed the DevTools connection")
-            if opcode == 0x9:
-                self._send_frame(0xA, payload)
-                continue
-            if opcode == 0xA:
-                continue
-            message += payload
-            if b1 & 0x80:
-                return message.decode("utf-8", errors="replace")
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._send_frame(0x8, b"")
-        with contextlib.suppress(OSError):
-            self.sock.close()
-
-
-class DevTools:
-    """Synchronous calls over one page target's DevTools websocket; events are buffered."""
-
-    def __init__(self, ws: WebSocket):
-        self.ws = ws
-        self.next_id = 0
-        self.events: list[dict] = []
-
-    def call(self, method: str, params: dict | None = None, *, timeout: float = 30.0) -> dict:
-        self.next_id += 1
-        msg_id = self.next_id
-        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params or {}}))
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise CheckError(f"DevTools call {method} timed out after {timeout:.0f} s")
-            try:
-                msg = json.loads(self.ws.recv(left))
-            except socket.timeout:
-                continue
-            if msg.get("id") == msg_id:
-                if "error" in msg:
-                    raise CheckError(f"DevTools call {method} failed: {msg['error']}")
-                return msg.get("result", {})
-            if "method" in msg:
-                self.events.append(msg)
-
-    def wait_event(self, name: str, timeout: float) -> dict | None:
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            for ev in self.events[seen:]:
-                if ev.get("method") == name:
-                    return ev
-            seen = len(self.events)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            try:
-                msg = json.loads(self.ws.recv(min(left, 1.0)))
-            except socket.timeout:
-                continue
-            if "method" in msg:
-                self.events.append(msg)
-
-    def evaluate(self, expression: str, timeout: float = 60.0):
-        res = self.call("Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True,
-                                             "timeout": int(timeout * 1000)}, timeout=timeout + 5)
-        if "exceptionDetails" in res:
-            details = res["exceptionDetails"]
-            text = details.get("exception", {}).get("description") or details.get("text")
-            raise CheckError(f"JavaScript evaluation failed: {text}")
-        return res.get("result", {}).get("value")
-
-
-@contextlib.contextmanager
-def chromium(binary: str, timeout: float = 60.0):
-    """Start headless Chromium with a DevTools port; yields a :class:`DevTools` on a page."""
-    if not (Path(binary).is_file() and os.access(binary, os.X_OK)) and not shutil.which(binary):
-        raise CheckError(f"Chromium not found at {binary!r}; install it with `bash scripts/install_browser.sh` "
-                         f"(Debian package `chromium`) or pass --chromium")
-    profile = tempfile.mkdtemp(prefix="lotus-chromium-")
-    log = open(Path(profile) / "chromium.log", "wb")
-    cmd = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-           "--window-size=1280,900", "about:blank"]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    ws = None
-    try:
-        port_file = Path(profile) / "DevToolsActivePort"
-        deadline = time.monotonic() + timeout
-        while not (port_file.is_file() and port_file.read_text().strip()):
-            if proc.poll() is not None:
-                log.flush()
-                tail = (Path(profile) / "chromium.log").read_text(errors="replace")[-2000:]
-                raise CheckError(f"Chromium exited with status {proc.returncode} before opening DevTools:\n{tail}")
-            if time.monotonic() > deadline:
-                raise CheckError(f"Chromium did not open its DevTools port within {timeout:.0f} s")
-            time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        targets = []
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError, ValueError):
-                targets = json.loads(opener.open(f"http://127.0.0.1:{port}/json/list", timeout=5).read())
-            targets = [t for t in targets if t.get("type") == "page" and t.get("webSocketDebuggerUrl")]
-            if targets:
-                break
-            time.sleep(0.2)
-        if not targets:
-            raise CheckError("Chromium has no page target to drive")
-        ws = WebSocket(targets[0]["webSocketDebuggerUrl"], timeout=timeout)
-        yield DevTools(ws)
-    finally:
-        if ws is not None:
-            ws.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
-        shutil.rmtree(profile, ignore_errors=True)
-
 
 # -----------------------------------------------------------------------------------------
-# Browser checks of one page
+# Browser checks (Playwright)
 # -----------------------------------------------------------------------------------------
 
 READY_JS = r"""
@@ -612,26 +420,157 @@ def _follow_refresh(site: Path, rel: str) -> tuple[str, list[str]]:
     return rel, chain
 
 
-def check_page(dt: DevTools, base_url: str, site: Path, rel: str, out: Path, *, min_figures: int,
-               max_height: int, timeout: float, expect_title: str | None = None) -> dict:
-    """Load one page and return its report (``errors`` empty when it passed)."""
+# elements whose right edge passes ``limit`` (the phone's width) outside any box that scrolls or
+# clips horizontally; a mobile browser zooms such a page out, so window.innerWidth grows too
+OVERFLOW_JS = r"""
+(limit) => {
+  const wide = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.right <= limit || wide.some((w) => w.el.contains(el))) continue;
+    let clipped = false;
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX !== "visible") { clipped = true; break; }
+    }
+    if (!clipped) wide.push({el, right: Math.round(r.right)});
+  }
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+      (el.classList.length ? "." + Array.from(el.classList).slice(0, 3).join(".") : "");
+  const meta = document.querySelector("meta[name=viewport]");
+  return {width: window.innerWidth, scrollWidth: document.documentElement.scrollWidth,
+          viewportMeta: meta ? meta.content : null,
+          wide: wide.slice(0, 5).map((w) => `${name(w.el)} reaches x = ${w.right} px`),
+          height: Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)};
+}
+"""
+
+
+def _first_line(text: str) -> str:
+    return (text or "?").strip().splitlines()[0] if (text or "").strip() else "?"
+
+
+class PageWatch:
+    """What a page reported while it was open: uncaught exceptions, console errors, and
+    local requests that failed (network error or HTTP >= 400). Requests that the routing of
+    :func:`new_context` aborted are reported by the route (``blocked``), not here."""
+
+    def __init__(self, page, blocked: list[str]):
+        self.blocked = blocked
+        self.errors: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(
+            f"uncaught JavaScript exception: {_first_line(exc.stack or exc.message)}"))
+        page.on("console", self._console)
+        page.on("requestfailed", self._failed)
+        page.on("response", self._response)
+
+    def _console(self, msg) -> None:
+        # "Failed to load resource" repeats a failed request, reported with its URL below
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            where = msg.location.get("url", "") if msg.location else ""
+            self.errors.append(f"console error: {_first_line(msg.text)}" + (f" ({where})" if where else ""))
+
+    def _failed(self, request) -> None:
+        if request.url not in self.blocked and not _is_favicon_probe(request.url):
+            self.errors.append(f"failed request: {request.failure} {request.url}")
+
+    def _response(self, response) -> None:
+        if response.status >= 400 and not _is_favicon_probe(response.url):
+            self.errors.append(f"failed request: HTTP {response.status} {response.url}")
+
+
+def find_chromium(binary: str) -> str:
+    """The path of the Chromium executable ``binary`` (a path or a name on ``$PATH``)."""
+    path = binary if Path(binary).is_file() and os.access(binary, os.X_OK) else shutil.which(binary)
+    if not path:
+        raise CheckError(f"Chromium not found at {binary!r}; install it with `bash scripts/install_browser.sh` "
+                         f"(Debian package `chromium`), or set LOTUS_CHROMIUM / pass --chromium")
+    return path
+
+
+def launch(playwright, path: str, timeout: float):
+    """The system's headless Chromium at ``path``, started by Playwright, which is never
+    allowed to use (or download) a browser of its own."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        return playwright.chromium.launch(executable_path=path, headless=True, args=list(CHROMIUM_FLAGS),
+                                          timeout=timeout * 1000)
+    except PlaywrightError as exc:
+        raise CheckError(f"Chromium ({path}) did not start under Playwright: {exc}") from exc
+
+
+def new_context(browser, base_url: str, blocked: list[str], timeout: float, **options):
+    """A browser context in which every request not for ``base_url`` is aborted and recorded in
+    ``blocked`` (WebSockets too); service workers, which routing cannot see, are blocked."""
+    context = browser.new_context(service_workers="block", **options)
+    context.set_default_timeout(timeout * 1000)
+
+    def route(route) -> None:
+        url = route.request.url
+        if url.startswith(base_url):
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort("blockedbyclient")
+
+    def route_ws(ws) -> None:
+        if ws.url.startswith(base_url.replace("http", "ws", 1)):
+            ws.connect_to_server()
+        else:
+            blocked.append(ws.url)
+            ws.close()
+
+    context.route("**/*", route)
+    context.route_web_socket(re.compile(".*"), route_ws)
+    return context
+
+
+def open_page(context, base_url: str, final_rel: str, blocked: list[str], timeout: float):
+    """Open a page of the site and wait for its scripts, MathJax, fonts and images; returns
+    ``(page, watch, errors)``, ``page`` being ``None`` when the navigation failed."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    blocked.clear()
+    url = urllib.parse.urljoin(base_url, urllib.parse.quote(final_rel))
+    page = context.new_page()
+    watch = PageWatch(page, blocked)
+    errors = []
+    try:
+        page.goto(url, wait_until="load", timeout=timeout * 1000)
+    except PlaywrightTimeout:
+        errors.append(f"the load event did not fire within {timeout:.0f} s")
+    except PlaywrightError as exc:
+        page.close()
+        return None, watch, [f"navigation to {url} failed: {_first_line(exc.message)}"]
+    try:
+        page.evaluate(READY_JS)
+    except PlaywrightError as exc:
+        raise CheckError(f"{final_rel}: JavaScript evaluation failed: {_first_line(exc.message)}") from exc
+    return page, watch, errors
+
+
+def load_errors(label: str, watch: PageWatch, blocked: list[str]) -> list[str]:
+    """The requests the routing blocked and what ``watch`` saw, each once."""
+    return ([f"{label}: blocked a request to another host: {u}" for u in sorted(set(blocked))]
+            + [f"{label}: {e}" for e in dict.fromkeys(watch.errors)])
+
+
+def check_page(context, base_url: str, site: Path, rel: str, out: Path, blocked: list[str], *,
+               min_figures: int, max_height: int, timeout: float, expect_title: str | None = None) -> dict:
+    """Load one page in the desktop viewport and return its report (``errors`` empty when it passed)."""
+    t0 = time.monotonic()
     final_rel, chain = _follow_refresh(site, rel)
     report: dict = {"page": rel, "loaded": final_rel, "redirects": chain[1:], "errors": []}
     errors = report["errors"]
     if not (site / final_rel).is_file():
         errors.append(f"{final_rel} does not exist in the site")
         return report
-    url = urllib.parse.urljoin(base_url, urllib.parse.quote(final_rel))
-    dt.events.clear()
-    dt.call("Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
-    nav = dt.call("Page.navigate", {"url": url}, timeout=timeout)
-    if nav.get("errorText"):
-        errors.append(f"navigation to {url} failed: {nav['errorText']}")
+    page, watch, nav_errors = open_page(context, base_url, final_rel, blocked, timeout)
+    errors += [f"{final_rel}: {e}" for e in nav_errors]
+    if page is None:
         return report
-    if dt.wait_event("Page.loadEventFired", timeout) is None:
-        errors.append(f"{final_rel}: the load event did not fire within {timeout:.0f} s")
-    dt.evaluate(READY_JS, timeout=timeout)
-    info = dt.evaluate(INFO_JS, timeout=30)
+    info = page.evaluate(INFO_JS)
     report.update({k: info[k] for k in ("title", "h1", "math", "mjx", "mathErrors", "textLength")})
 
     # title
@@ -668,6 +607,7 @@ def check_page(dt: DevTools, base_url: str, site: Path, rel: str, out: Path, *, 
         if img["naturalWidth"] <= 0:
             errors.append(f"{final_rel}: image {src!r} did not load in the browser (naturalWidth = 0)")
     report["figures"] = figures
+    report["min_figures"] = min_figures
     if sum(f["ok"] for f in figures) < min_figures:
         errors.append(f"{final_rel}: {sum(f['ok'] for f in figures)} rendered figure(s), expected at least {min_figures}")
 
@@ -686,83 +626,103 @@ def check_page(dt: DevTools, base_url: str, site: Path, rel: str, out: Path, *, 
     for item in info["strayTeX"][:5]:
         errors.append(f"{final_rel}: math not typeset: {item}")
 
-    # network and JavaScript
-    external, failed = set(), []
-    for ev in dt.events:
-        method, params = ev.get("method"), ev.get("params", {})
-        if method == "Network.requestWillBeSent":
-            req_url = params.get("request", {}).get("url", "")
-            host = urllib.parse.urlsplit(req_url).hostname
-            if req_url.startswith(("http:", "https:", "ws:", "wss:")) and host != "127.0.0.1":
-                external.add(req_url)
-        elif method == "Network.responseReceived":
-            resp = params.get("response", {})
-            if resp.get("status", 200) >= 400 and not _is_favicon_probe(resp.get("url", "")):
-                failed.append(f"HTTP {resp.get('status')} {resp.get('url')}")
-        elif method == "Network.loadingFailed" and not params.get("canceled"):
-            failed.append(f"{params.get('errorText')} (request {params.get('requestId')})")
-        elif method == "Runtime.exceptionThrown":
-            d = params.get("exceptionDetails", {})
-            desc = d.get("exception", {}).get("description") or d.get("text", "")
-            errors.append(f"{final_rel}: uncaught JavaScript exception: {desc.splitlines()[0] if desc else '?'}")
-    for req_url in sorted(external):
-        errors.append(f"{final_rel}: requested an external resource: {req_url}")
-    for f in failed:
-        errors.append(f"{final_rel}: failed request: {f}")
-
-    # screenshot and DOM
-    slug = _page_slug(rel if rel == final_rel else final_rel)
-    height = max(900, min(int(info.get("height") or 900), max_height))
-    dt.call("Emulation.setDeviceMetricsOverride",
-            {"width": 1280, "height": height, "deviceScaleFactor": 1, "mobile": False})
-    dt.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))", timeout=10)
-    shot = dt.call("Page.captureScreenshot",
-                   {"format": "png", "clip": {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1}},
-                   timeout=timeout)
+    # screenshots (the full page up to --max-height, then around the first figure) and DOM
+    slug = _page_slug(final_rel)
+    page_height = max(int(info.get("height") or 0), DESKTOP["height"])
     png = out / f"{slug}.png"
-    png.write_bytes(base64.b64decode(shot["data"]))
-    # a second, viewport-sized shot of the first figure (often below the full-page cap)
+    page.screenshot(path=png, full_page=True,
+                    clip={"x": 0, "y": 0, "width": DESKTOP["width"], "height": min(page_height, max_height)})
+    report["screenshot"] = png.name
     first = next((img for img in info["imgs"] if img["naturalWidth"] > 0 and img["height"] > 0), None)
     if first is not None:
-        fig_height = int(min(max(first["height"] + 240, 600), 1400))
-        dt.call("Emulation.setDeviceMetricsOverride",
-                {"width": 1280, "height": fig_height, "deviceScaleFactor": 1, "mobile": False})
-        dt.evaluate("""new Promise((resolve) => {
-            const article = document.querySelector("article.bd-article") || document.body;
-            const img = Array.from(article.querySelectorAll("img")).find((i) => i.naturalWidth > 0);
-            window.scrollTo(0, Math.max(0, img.getBoundingClientRect().top + window.scrollY - 120));
-            requestAnimationFrame(() => requestAnimationFrame(() => resolve(true)));
-        })""", timeout=10)
-        shot = dt.call("Page.captureScreenshot", {"format": "png"}, timeout=timeout)
-        (out / f"{slug}.figure.png").write_bytes(base64.b64decode(shot["data"]))
+        top = max(0, min(int(first["top"]) - 120, page_height - 600))
+        height = min(max(int(first["height"]) + 240, 600), 1400, page_height - top)
+        page.screenshot(path=out / f"{slug}.figure.png", full_page=True,
+                        clip={"x": 0, "y": top, "width": DESKTOP["width"], "height": height})
         report["figure_screenshot"] = f"{slug}.figure.png"
-        dt.evaluate("window.scrollTo(0, 0); true", timeout=10)
-    dom = dt.evaluate("document.documentElement.outerHTML", timeout=30)
-    (out / f"{slug}.dom.html").write_text(dom or "", encoding="utf-8")
-    report["screenshot"] = png.name
+    (out / f"{slug}.dom.html").write_text(page.content(), encoding="utf-8")
     problem = image_problem(png)
     if problem:
         errors.append(f"screenshot of {final_rel}: {problem}")
+
+    # network and JavaScript, collected while the page was open
+    page.close()
+    errors += load_errors(final_rel, watch, blocked)
+    report["seconds"] = round(time.monotonic() - t0, 2)
     return report
 
 
-def run_browser_checks(site: Path, out: Path, pages: list[str], *, binary: str, min_figures: int,
-                       max_height: int, timeout: float, titles: dict[str, str] | None = None) -> list[dict]:
-    reports = []
-    with serve(site) as (base_url, server), chromium(binary, timeout=timeout) as dt:
-        dt.call("Page.enable")
-        dt.call("Network.enable")
-        dt.call("Runtime.enable")
-        for rel in pages:
-            reports.append(check_page(dt, base_url, site, rel, out, min_figures=min_figures, max_height=max_height,
-                                      timeout=timeout, expect_title=(titles or {}).get(rel)))
-        report_math = sum(r.get("mjx", 0) for r in reports)
-        if reports and report_math == 0:
+def check_mobile(browser, base_url: str, site: Path, rel: str, out: Path, blocked: list[str], *,
+                 width: int, max_height: int, timeout: float) -> dict:
+    """Open one page in a ``width``-pixel mobile viewport: nothing may overflow horizontally,
+    nothing may fail to load; saves ``<page>.mobile.png``."""
+    t0 = time.monotonic()
+    final_rel, _chain = _follow_refresh(site, rel)
+    report: dict = {"page": rel, "loaded": final_rel, "width": width, "errors": []}
+    errors = report["errors"]
+    if not (site / final_rel).is_file():
+        errors.append(f"{final_rel} does not exist in the site")
+        return report
+    context = new_context(browser, base_url, blocked, timeout, viewport={"width": width, "height": 800},
+                          device_scale_factor=1, is_mobile=True, has_touch=True)
+    try:
+        page, watch, nav_errors = open_page(context, base_url, final_rel, blocked, timeout)
+        label = f"{final_rel} at {width} px"
+        errors += [f"{label}: {e}" for e in nav_errors]
+        if page is None:
+            return report
+        info = page.evaluate(OVERFLOW_JS, width + MOBILE_TOLERANCE_PX)
+        report.update({"layout_width": info["width"], "scrollWidth": info["scrollWidth"], "too_wide": info["wide"]})
+        if info["scrollWidth"] > width + MOBILE_TOLERANCE_PX:
+            why = "; ".join(info["wide"]) or "no single element found"
+            if "width=device-width" not in (info["viewportMeta"] or "").replace(" ", ""):
+                why += f"; <meta name=viewport> is {info['viewportMeta']!r}, not 'width=device-width'"
+            errors.append(f"{label}: the page is {info['scrollWidth']} px wide (overflows horizontally): {why}")
+        png = out / f"{_page_slug(final_rel)}.mobile.png"
+        page.screenshot(path=png, full_page=True,
+                        clip={"x": 0, "y": 0, "width": width, "height": min(max(int(info["height"]), 800), max_height)})
+        report["screenshot"] = png.name
+        page.close()
+        errors += load_errors(label, watch, blocked)
+    finally:
+        context.close()
+    report["seconds"] = round(time.monotonic() - t0, 2)
+    return report
+
+
+def run_browser_checks(site: Path, out: Path, pages: list[tuple[str, int]], *, binary: str, max_height: int,
+                       timeout: float, titles: dict[str, str] | None = None, mobile_page: str | None = None,
+                       mobile_width: int = 375) -> tuple[list[dict], dict | None, dict]:
+    """Open ``pages`` (``(page, figures required)``) and then ``mobile_page``; returns the page
+    reports, the mobile report and what ran (browser and Playwright versions)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        raise CheckError(f"Playwright is not installed ({exc}); `pip install -e '.[dev]'` installs it "
+                         "(the browser itself comes from scripts/install_browser.sh)") from exc
+    reports, mobile, blocked = [], None, []
+    path = find_chromium(binary)
+    with serve(site) as (base_url, server), sync_playwright() as pw:
+        browser = launch(pw, path, timeout)
+        engine = {"chromium": browser.version, "executable": path, "playwright": importlib.metadata.version("playwright")}
+        try:
+            context = new_context(browser, base_url, blocked, timeout, viewport=DESKTOP, device_scale_factor=1)
+            for rel, min_figures in pages:
+                reports.append(check_page(context, base_url, site, rel, out, blocked, min_figures=min_figures,
+                                          max_height=max_height, timeout=timeout,
+                                          expect_title=(titles or {}).get(rel)))
+            context.close()
+            if mobile_page:
+                mobile = check_mobile(browser, base_url, site, mobile_page, out, blocked, width=mobile_width,
+                                      max_height=max_height, timeout=timeout)
+        finally:
+            browser.close()
+        if reports and sum(r.get("mjx", 0) for r in reports) == 0:
             reports[0]["errors"].append("no checked page has math rendered by MathJax (mjx-container)")
         errors_404 = sorted({p for p, code in server.request_log if code >= 400 and not _is_favicon_probe(p)})
-        if errors_404:
+        if errors_404 and reports:
             reports[0]["errors"].append(f"the local server answered >= 400 for: {', '.join(errors_404)}")
-    return reports
+    return reports, mobile, engine
 
 
 # -----------------------------------------------------------------------------------------
@@ -770,19 +730,24 @@ def run_browser_checks(site: Path, out: Path, pages: list[str], *, binary: str, 
 # -----------------------------------------------------------------------------------------
 
 
-def default_pages(site: Path) -> list[str]:
-    pages = ["index.html"]
-    for rel in DEFAULT_CHAPTERS:
-        if (site / rel).is_file():
-            pages.append(rel)
-    if len(pages) < 3:  # fall back to the first chapters found
-        for p in sorted((site / "notebooks").glob("*.html")):
+def default_pages(site: Path, min_figures: int) -> list[tuple[str, int]]:
+    """The index page, every chapter (``notebooks/*.html``; both need figures) and every other
+    page under ``book/`` (no figures required), skipping the page the index redirects to."""
+    pages = [("index.html", min_figures)]
+    seen = {_follow_refresh(site, "index.html")[0]}
+    for folder, figures in (("notebooks", min_figures), ("book", 0)):
+        for p in sorted((site / folder).glob("*.html")):
             rel = p.relative_to(site).as_posix()
-            if rel not in pages:
-                pages.append(rel)
-            if len(pages) == 3:
-                break
+            if rel not in seen:
+                pages.append((rel, figures))
+                seen.add(rel)
     return pages
+
+
+def default_mobile_page(pages: list[tuple[str, int]]) -> str | None:
+    """The first chapter checked, else the first page."""
+    rels = [rel for rel, _ in pages]
+    return next((rel for rel in rels if rel.startswith("notebooks/")), rels[0] if rels else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -791,14 +756,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("site", type=Path, help="the built site, e.g. _build/html")
     ap.add_argument("out", type=Path, help="folder for screenshots, DOM dumps and report.json")
     ap.add_argument("--pages", nargs="+", default=None,
-                    help="pages to open, relative to the site (default: index.html and two chapters)")
+                    help="pages to open, relative to the site (default: index.html, every chapter and book page)")
     ap.add_argument("--chromium", default=os.environ.get("LOTUS_CHROMIUM", DEFAULT_CHROMIUM),
                     help=f"Chromium binary (default $LOTUS_CHROMIUM or {DEFAULT_CHROMIUM})")
-    ap.add_argument("--min-figures", type=int, default=1, help="rendered images required per page (default 1)")
+    ap.add_argument("--min-figures", type=int, default=1,
+                    help="rendered images required on the index, each chapter and each --pages page (default 1)")
     ap.add_argument("--max-height", type=int, default=4000, help="screenshot height cap in pixels")
     ap.add_argument("--timeout", type=float, default=90.0, help="seconds allowed per page load")
     ap.add_argument("--expect-title", nargs="+", default=[], metavar="PAGE=TITLE",
                     help="the heading a checked page must show, e.g. notebooks/03_training.html='Training'")
+    ap.add_argument("--mobile-page", default=None,
+                    help="page opened in the mobile viewport (default: the first chapter checked; 'none' skips it)")
+    ap.add_argument("--mobile-width", type=int, default=375, help="width of the mobile viewport in pixels")
     ap.add_argument("--check-anchors", action="store_true", help="also check #fragment targets of links")
     ap.add_argument("--no-browser", action="store_true", help="only the static checks (links, external resources)")
     args = ap.parse_args(argv)
@@ -827,24 +796,35 @@ def main(argv: list[str] | None = None) -> int:
     failures += [f"external resource: {e}" for e in ext_errors]
 
     reports: list[dict] = []
+    mobile, engine = None, None
     if not args.no_browser:
-        pages = args.pages or default_pages(site)
+        pages = [(rel, args.min_figures) for rel in args.pages] if args.pages else default_pages(site, args.min_figures)
+        mobile_page = default_mobile_page(pages) if args.mobile_page is None else args.mobile_page
+        if mobile_page in ("", "none"):
+            mobile_page = None
         try:
-            reports = run_browser_checks(site, out, pages, binary=args.chromium, min_figures=args.min_figures,
-                                         max_height=args.max_height, timeout=args.timeout, titles=titles)
+            reports, mobile, engine = run_browser_checks(
+                site, out, pages, binary=args.chromium, max_height=args.max_height, timeout=args.timeout,
+                titles=titles, mobile_page=mobile_page, mobile_width=args.mobile_width)
         except CheckError as exc:
             print(f"browser_check: could not run the browser checks: {exc}", file=sys.stderr)
             return 2
+        print(f"browser: Chromium {engine['chromium']} ({engine['executable']}), Playwright {engine['playwright']}")
         for r in reports:
             status = "FAIL" if r["errors"] else "ok"
             figs = sum(f["ok"] for f in r.get("figures", []))
             via = f" (via {r['page']})" if r["loaded"] != r["page"] else ""
-            print(f"page {r['loaded']}{via}: {status}; title {r.get('h1', '')!r}, {figs} figure(s), "
-                  f"{r.get('mjx', 0)} MathJax formula(s), screenshot {r.get('screenshot', '-')}")
+            print(f"page {r['loaded']}{via}: {status} in {r.get('seconds', 0)} s; title {r.get('h1', '')!r}, "
+                  f"{figs} figure(s), {r.get('mjx', 0)} MathJax formula(s), screenshot {r.get('screenshot', '-')}")
             failures += r["errors"]
+        if mobile is not None:
+            status = "FAIL" if mobile["errors"] else "ok"
+            print(f"mobile {mobile['loaded']} at {mobile['width']} px: {status} in {mobile.get('seconds', 0)} s; "
+                  f"page width {mobile.get('scrollWidth', '-')} px, screenshot {mobile.get('screenshot', '-')}")
+            failures += mobile["errors"]
 
     summary = {"site": str(site), "pages_scanned": n_pages, "internal_links": n_links, "failures": failures,
-               "pages": reports, "seconds": round(time.monotonic() - t0, 1)}
+               "browser": engine, "pages": reports, "mobile": mobile, "seconds": round(time.monotonic() - t0, 1)}
     (out / "report.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     if failures:
         print(f"\nbrowser_check: {len(failures)} problem(s):", file=sys.stderr)

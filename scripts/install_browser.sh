@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the headless browser used by scripts/browser_check.py (and tests/test_book.py):
-# Debian's `chromium` package plus a basic font set, with apt-get.
+# Debian's `chromium` package plus a basic font set, with apt-get. The check drives it with
+# Playwright (the `dev` extra) through `executable_path`; Playwright's own browser download
+# (`playwright install`) is never used.
 #
 # Idempotent (does nothing when /usr/bin/chromium is already there) and quiet (prints one
 # line: the browser version). Runs apt-get through sudo when not root.

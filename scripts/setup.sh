@@ -25,8 +25,9 @@ echo "[setup] installing lotus with the book and dev extras"
 "$VPY" -m pip install -q -e ".[book,dev]" 2>&1 | grep -v "^WARNING: Location" || true
 "$VPY" -c "import lotus, torch; print(f'[setup] lotus {lotus.__version__}, torch {torch.__version__}')"
 
-# headless Chromium for the book's browser check (Debian/Ubuntu, as root); optional elsewhere
-if [ -z "${LOTUS_SKIP_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+# headless Chromium for the book's browser check (Debian/Ubuntu, as root); optional elsewhere.
+# Playwright (dev extra) drives this system browser; `playwright install` is never run.
+if [ -z "${LOTUS_SKIP_BROWSER:-}" ] && [ ! -x "${LOTUS_CHROMIUM:-/usr/bin/chromium}" ]; then
   if [ -x scripts/install_browser.sh ] || [ -f scripts/install_browser.sh ]; then
     bash scripts/install_browser.sh || echo "[setup] could not install Chromium: the browser check will be skipped outside CI"
   fi

@@ -3,21 +3,23 @@
 The ``slow`` tests build the whole book once per session (a session fixture runs
 ``python -m lotus.cli book --profile tiny`` into the repository's ``_build/``) and check
 that every notebook of the table of contents was executed with the profile's parameters,
-produced the figures and glued values its metadata promises, and that the site renders
-offline in headless Chromium (``scripts/browser_check.py``). Set ``LOTUS_BOOK_REUSE=1`` to
-check an existing ``_build/`` without rebuilding.
+produced the figures and glued values its metadata promises, and that every page renders
+offline in headless Chromium, driven by Playwright (``scripts/browser_check.py``). Set
+``LOTUS_BOOK_REUSE=1`` to check an existing ``_build/`` without rebuilding.
 
 The other tests check ``scripts/browser_check.py`` itself on small synthetic sites, so a
-broken checker cannot make the book tests pass.
+broken checker, or a Playwright release that cannot drive the installed Chromium, cannot
+make the book tests pass.
 
-Without Chromium (``/usr/bin/chromium`` or ``$LOTUS_CHROMIUM``) the browser tests are
-skipped, except in CI (``CI=true``) where they fail: install it with
-``bash scripts/install_browser.sh``.
+Without Chromium (``/usr/bin/chromium`` or ``$LOTUS_CHROMIUM``) or Playwright (the ``dev``
+extra) the browser tests are skipped, except in CI (``CI=true``) where they fail: install the
+browser with ``bash scripts/install_browser.sh`` (never ``playwright install``).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -52,10 +54,12 @@ bc = _load_checker()
 
 
 def _chromium() -> str:
-    """The Chromium binary; skip (outside CI) or fail (in CI) when it is missing."""
-    if Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK):
+    """The Chromium binary; skip (outside CI) or fail (in CI) when it or Playwright is missing."""
+    has_playwright = importlib.util.find_spec("playwright") is not None
+    if Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK) and has_playwright:
         return CHROMIUM
-    message = f"Chromium not found at {CHROMIUM} (install it with `bash scripts/install_browser.sh` or set LOTUS_CHROMIUM)"
+    message = (f"Chromium not found at {CHROMIUM} (install it with `bash scripts/install_browser.sh` or set LOTUS_CHROMIUM)"
+               if has_playwright else "Playwright is not installed (the dev extra: pip install -e '.[dev]')")
     if IN_CI:
         pytest.fail(message + "; the browser check is required in CI")
     pytest.skip(message + "; browser check skipped outside CI")
@@ -204,6 +208,8 @@ def _mathjax_dir() -> Path | None:
 
 
 def _synthetic_site(root: Path, *, good: bool) -> Path:
+    """A one-chapter site with local MathJax and a figure; the broken variant adds one fault for
+    each check of the browser run (see ``test_browser_check_fails_a_broken_page``)."""
     mathjax = _mathjax_dir()
     if mathjax is None:
         pytest.skip("sphinx-mathjax-offline (the book extra) is not installed")
@@ -211,18 +217,34 @@ def _synthetic_site(root: Path, *, good: bool) -> Path:
     (root / "_images").mkdir(parents=True)
     (root / "_images" / "fig.png").write_bytes(_png(40, 30))
     img = "../_images/fig.png" if good else "../_images/missing.png"
-    # the broken page also shows a Traceback and a dollar pair the Markdown parser split
-    extra = "" if good else ("<pre>Traceback (most recent call last):</pre>"
-                             r"<p>Avg Gap $<span class='math notranslate nohighlight'>\(x^2\)</span>$ here</p>")
+    head, extra = "", ""
+    if not good:
+        head = "<link rel='stylesheet' href='https://fonts.example.org/face.css'>"
+        extra = ("<pre>Traceback (most recent call last):</pre>"
+                 # a dollar pair the Markdown parser split, and TeX that MathJax cannot typeset
+                 r"<p>Avg Gap $<span class='math notranslate nohighlight'>\(x^2\)</span>$ here</p>"
+                 r"<p><span class='math notranslate nohighlight'>\(\frac{1}\)</span></p>"
+                 "<div class='output error'>ZeroDivisionError</div>"
+                 "<div style='width: 900px'>a block too wide for a phone</div>"
+                 # requests and errors that only the browser can see
+                 "<script>fetch('http://cdn.example.org/data.json').catch(() => null);</script>"
+                 "<script>console.error('a console complaint');</script>"
+                 "<script>throw new Error('boom in the page');</script>")
     (root / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=book/page.html" />')
     (root / "book").mkdir()
     (root / "book" / "page.html").write_text(
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Demo chapter &#8212; Test book</title>"
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>Demo chapter &#8212; Test book</title>{head}"
         "<script defer src='../_static/mathjax/tex-chtml.js'></script></head><body>"
         "<article class='bd-article'><h1>Demo chapter<a class='headerlink' href='#'>#</a></h1>"
         r"<p>Inline <span class='math notranslate nohighlight'>\(\tau_d = e^{\alpha x}\)</span>.</p>"
         f"<img src='{img}' alt='figure'>{extra}</article></body></html>")
     return root
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    return struct.unpack(">II", path.read_bytes()[16:24])
 
 
 def test_browser_check_passes_a_good_page(tmp_path):
@@ -231,27 +253,63 @@ def test_browser_check_passes_a_good_page(tmp_path):
     out = tmp_path / "shots"
     rc = bc.main([str(site), str(out), "--chromium", chromium, "--pages", "index.html",
                   "--expect-title", "index.html=Demo chapter", "--timeout", "60"])
-    assert rc == 0, (out / "report.json").read_text()
-    report = (out / "report.json").read_text()
-    assert '"loaded": "book/page.html"' in report  # the redirect was followed
-    assert bc.image_problem(out / "book_page.png") is None
+    report = json.loads((out / "report.json").read_text())
+    assert rc == 0, report
+    assert report["pages"][0]["loaded"] == "book/page.html"  # the redirect was followed
+    # Playwright drove the system's Chromium, not a browser of its own
+    assert report["browser"]["executable"] == str(Path(chromium).resolve()) or report["browser"]["executable"] == chromium
+    for shot in ("book_page.png", "book_page.figure.png", "book_page.mobile.png"):
+        assert bc.image_problem(out / shot) is None, shot
+    assert _png_size(out / "book_page.png")[0] == 1280
+    assert _png_size(out / "book_page.mobile.png")[0] == 375
+    assert report["mobile"]["loaded"] == "book/page.html" and report["mobile"]["scrollWidth"] <= 375 + 2
     dom = (out / "book_page.dom.html").read_text()
     assert "mjx-container" in dom  # MathJax ran from the local copy
 
 
 def test_browser_check_fails_a_broken_page(tmp_path):
+    """Each fault of the broken site is reported by its own check: removing a check fails this test."""
     chromium = _chromium()
     site = _synthetic_site(tmp_path / "site", good=False)
     out = tmp_path / "shots"
     rc = bc.main([str(site), str(out), "--chromium", chromium, "--pages", "book/page.html",
                   "--expect-title", "book/page.html=Another chapter", "--timeout", "60"])
     assert rc == 1
-    failures = "\n".join(__import__("json").loads((out / "report.json").read_text())["failures"])
-    assert "missing.png" in failures and "naturalWidth = 0" in failures
-    assert "Traceback" in failures
-    assert "expected 'Another chapter'" in failures
-    assert "0 rendered figure(s)" in failures
-    assert "math not typeset: a '$' next to the formula" in failures
+    failures = json.loads((out / "report.json").read_text())["failures"]
+    text = "\n".join(failures)
+
+    def reported(*needles: str) -> bool:
+        return any(all(n in f for n in needles) for f in failures)
+
+    # static scans
+    assert reported("broken link:", "missing.png"), text
+    assert reported("external resource:", "https://fonts.example.org/face.css", "loads an external resource"), text
+    # content
+    assert reported("missing.png", "naturalWidth = 0"), text
+    assert reported("0 rendered figure(s)"), text
+    assert reported("expected 'Another chapter'"), text
+    assert reported("shows a 'Traceback'"), text
+    assert reported("1 notebook error output(s)"), text
+    assert reported("math not typeset: a '$' next to the formula"), text
+    assert reported("MathJax error(s)"), text
+    # network: routing blocked both external requests, the missing figure was a 404
+    assert reported("blocked a request to another host: https://fonts.example.org/face.css"), text
+    assert reported("blocked a request to another host: http://cdn.example.org/data.json"), text
+    assert reported("failed request: HTTP 404", "/_images/missing.png"), text
+    assert reported("the local server answered >= 400 for: /_images/missing.png"), text
+    # JavaScript
+    assert reported("uncaught JavaScript exception", "boom in the page"), text
+    assert reported("console error: a console complaint"), text
+    # mobile viewport: the 900-px block overflows a 375-px screen
+    assert reported("book/page.html at 375 px: the page is", "overflows horizontally", "div reaches x ="), text
+    assert bc.image_problem(out / "book_page.mobile.png") is None
+
+
+def test_browser_check_without_chromium_cannot_run(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<title>x</title><h1>x</h1>")
+    assert bc.main([str(site), str(tmp_path / "out"), "--chromium", str(tmp_path / "no-chromium")]) == 2
 
 
 # -----------------------------------------------------------------------------------------
@@ -431,18 +489,27 @@ def _heading(stem: str) -> str | None:
 
 @pytest.mark.slow
 def test_browser_check(built_book):
+    """Every page of the table of contents opens in the browser (chapters with their headings
+    and figures), and the first chapter fits a 375-px phone screen."""
     chromium = _chromium()
-    chapters = [toc_part_first_notebook("The framework"), toc_part_first_notebook("Experiments")]
-    pages = ["index.html"] + [f"notebooks/{stem}.html" for stem in chapters]
-    titles = [f"notebooks/{stem}.html={t}" for stem in chapters if (t := _heading(stem))]
+    titles = [f"notebooks/{stem}.html={t}" for stem in toc_notebooks() if (t := _heading(stem))]
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    cmd = [sys.executable, str(CHECKER), str(SITE), str(SCREENSHOTS), "--chromium", chromium, "--pages", *pages]
+    cmd = [sys.executable, str(CHECKER), str(SITE), str(SCREENSHOTS), "--chromium", chromium]
     if titles:
         cmd += ["--expect-title", *titles]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, f"browser check failed:\n{proc.stdout}\n{proc.stderr}"
-    shots = sorted(p for p in SCREENSHOTS.glob("*.png") if not p.name.endswith(".figure.png"))
-    assert len(shots) == len(pages), shots
-    assert len(list(SCREENSHOTS.glob("*.figure.png"))) == len(pages)
-    for shot in shots:
-        assert bc.image_problem(shot) is None
+    report = json.loads((SCREENSHOTS / "report.json").read_text(encoding="utf-8"))
+    checked = {r["loaded"] for r in report["pages"]}
+    missing = sorted({f"{f}.html" for f in toc_files()} - checked)
+    assert not missing, f"pages of the table of contents not opened in the browser: {missing}"
+    chapters = [r for r in report["pages"] if r["loaded"].startswith("notebooks/")]
+    assert len(chapters) == len(toc_notebooks())
+    for r in report["pages"]:
+        assert bc.image_problem(SCREENSHOTS / r["screenshot"]) is None, r["screenshot"]
+    for r in chapters:
+        assert r["min_figures"] >= 1 and bc.image_problem(SCREENSHOTS / r["figure_screenshot"]) is None, r["loaded"]
+    mobile = report["mobile"]
+    assert mobile["loaded"].startswith("notebooks/")
+    assert mobile["scrollWidth"] <= 375 + bc.MOBILE_TOLERANCE_PX
+    assert _png_size(SCREENSHOTS / mobile["screenshot"])[0] == 375

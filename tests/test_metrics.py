@@ -69,6 +69,32 @@ def test_js_is_the_row_mean_of_the_textbook_formula():
     assert metrics.js_divergence(p, q) == pytest.approx(row0 / 2, abs=1e-12)
 
 
+def _probability_rows(rng, n, k, zeros):
+    """``[n, k]`` float64 rows summing to 1, half of them sharply peaked (entries near 1e-20);
+    ``zeros``: also some exact zeros and some entries of 1e-12."""
+    logits = rng.normal(size=(n, k)) * np.where(np.arange(n) % 2 == 0, 1.0, 40.0)[:, None]
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    if zeros and k > 2:
+        p[rng.random((n, k)) < 0.2] = 0.0
+        p[rng.random((n, k)) < 0.1] = 1e-12
+        p[:, 0] += 1e-3  # no all-zero row
+    return p / p.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("n,k", [(2, 2), (7, 3), (64, 10), (300, 100)])
+@pytest.mark.parametrize("zeros", [False, True])
+def test_js_matches_scipy_as_an_independent_oracle(n, k, zeros):
+    """SciPy's Jensen-Shannon distance (natural log) squared, averaged over rows, is the textbook
+    JSD that ``js_divergence`` returns by default."""
+    from scipy.spatial.distance import jensenshannon
+
+    rng = np.random.default_rng(1000 * n + k + zeros)
+    p, q = _probability_rows(rng, n, k, zeros), _probability_rows(rng, n, k, zeros)
+    expected = float(np.mean(jensenshannon(p, q, axis=1) ** 2))  # base=None: nats
+    assert metrics.js_divergence(torch.from_numpy(p), torch.from_numpy(q)) == pytest.approx(expected, abs=1e-6)
+    assert metrics.js_divergence(p.astype(np.float32), q.astype(np.float32)) == pytest.approx(expected, abs=1e-6)
+
+
 def test_legacy_js_worked_example():
     # P rows (0.75, 0.25), Q rows (0.25, 0.75), N = 2. The authors' formula normalises by the
     # grand total (2): p = (0.375, 0.125) per row, q = (0.125, 0.375), m = (0.25, 0.25).
