@@ -602,11 +602,10 @@ def test_cifar10_folder_small_subsample(cifar_root):
     assert other.train.content_hash() == s.train.content_hash()
     assert not torch.equal(other.forget_indices, s.forget_indices)
     # images and labels come from the files: decode the kept files of the fixed subsample again
-    from lotus.data import list_image_folder
-    from lotus.data.forget import _per_class_limit
+    from lotus.data import fixed_subsample, list_image_folder
 
     paths, labels, _ = list_image_folder(cifar_root / "cifar10" / "train")
-    keep = _per_class_limit(labels, 10, 50, "cifar10-train")
+    keep = fixed_subsample(labels, 50, "cifar10-train")
     assert torch.equal(labels[keep], s.train.labels)
     for pos in (0, 137, 499):
         direct = decode_image(read_file(paths[int(keep[pos])]), mode=ImageReadMode.RGB)

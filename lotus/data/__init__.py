@@ -20,6 +20,7 @@ The package has one job per module, each importing only the ones above it:
 
 from .decode import IMAGE_EXTENSIONS, list_image_folder
 from .forget import parse_forget_spec
+from .sampling import fixed_subsample, per_class_subset
 from .sources import (
     SourceData,
     SourceInfo,
@@ -55,6 +56,8 @@ __all__ = [
     "SourceData",
     "concat_splits",
     "parse_forget_spec",
+    "per_class_subset",
+    "fixed_subsample",
     "data_root",
     "load_image_folder",
     "list_image_folder",

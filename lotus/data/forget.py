@@ -9,13 +9,13 @@ of a training set and the stratified halving of a held-out set into val / test.
 from __future__ import annotations
 
 import hashlib
-import math
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 
 from ..utils import LotusError, make_generator
+from .sampling import complement, per_class_subset
 from .splits import _as_index
 
 __all__ = ["parse_forget_spec"]
@@ -92,21 +92,6 @@ def parse_forget_spec(spec) -> tuple[str, object]:
     raise LotusError(f"invalid forget spec {spec!r} (type {type(spec).__name__})")
 
 
-def _take_per_class(labels: torch.Tensor, members_of, k: int, n_per_class: int | None, rule: str,
-                    g: torch.Generator) -> torch.Tensor:
-    """Keep at most ``n_per_class`` of ``members_of`` positions per class (first or seeded random)."""
-    if n_per_class is None:
-        return members_of
-    keep = []
-    member_labels = labels[members_of]
-    for c in range(k):
-        m = members_of[member_labels == c]
-        if rule == "random":
-            m = m[torch.randperm(m.numel(), generator=g)]
-        keep.append(m[: int(n_per_class)])
-    return torch.sort(torch.cat(keep)).values if keep else members_of[:0]
-
-
 def _split_forget_retain(labels, classes, spec, rule, seed, retain_per_class):
     """Return ``(forget_idx, retain_idx, canonical_spec)`` over a training label vector.
 
@@ -152,25 +137,21 @@ def _split_forget_retain(labels, classes, spec, rule, seed, retain_per_class):
         mask[:value] = True
         canon = f"rows:{value}"
     else:  # fraction or count, per class
+        counts = torch.bincount(labels, minlength=k)
+        if kind == "fraction":
+            n_forget = torch.floor(counts.double() * value + 1e-6).long()
+        else:
+            n_forget = counts.clamp(max=int(value))
         mask = torch.zeros(n, dtype=torch.bool)
-        for c in range(k):
-            members = (labels == c).nonzero().flatten()
-            if members.numel() == 0:
-                continue
-            if rule == "random":
-                members = members[torch.randperm(members.numel(), generator=g)]
-            if kind == "fraction":
-                nf = int(math.floor(members.numel() * value + 1e-6))
-            else:
-                nf = min(int(value), members.numel())
-            mask[members[:nf]] = True
+        mask[per_class_subset(labels, n_forget, g if rule == "random" else None)] = True
         canon = f"{value:g}" if kind == "fraction" else f"count:{value}"
         if not mask.any():
             raise LotusError(f"forget spec {spec!r} selects no sample (the classes are too small: "
                              f"largest has {int(torch.bincount(labels, minlength=k).max())} samples)")
     forget = mask.nonzero().flatten()
     retain = (~mask).nonzero().flatten()
-    retain = _take_per_class(labels, retain, k, retain_per_class, rule, g)
+    if retain_per_class is not None:
+        retain = retain[per_class_subset(labels[retain], int(retain_per_class), g if rule == "random" else None)]
     if forget.numel() == 0:
         raise LotusError(f"the forget set is empty for spec {spec!r}")
     if retain.numel() == 0:
@@ -181,31 +162,8 @@ def _split_forget_retain(labels, classes, spec, rule, seed, retain_per_class):
 def _halve_stratified(labels: torch.Tensor, num_classes: int, seed: int):
     """Split positions into two stratified halves (val, test), seeded (spec 6.1).
 
-    Each class contributes ``floor(n_c / 2)`` samples to the first half and the rest to the
-    second. Returns two sorted ``LongTensor`` s of positions."""
-    g = make_generator(seed, "val-test")
-    first, second = [], []
-    for c in range(num_classes):
-        members = (labels == c).nonzero().flatten()
-        members = members[torch.randperm(members.numel(), generator=g)]
-        h = members.numel() // 2
-        first.append(members[:h])
-        second.append(members[h:])
-    return torch.sort(torch.cat(first)).values, torch.sort(torch.cat(second)).values
-
-
-def _per_class_limit(labels: torch.Tensor, num_classes: int, limit: int | None, salt: str) -> torch.Tensor:
-    """Sorted positions keeping at most ``limit`` samples per class (a fixed random choice,
-    independent of the run seed, so every seed sees the same subsample)."""
-    if limit is None:
-        return torch.arange(labels.numel())
-    if not isinstance(limit, Integral) or isinstance(limit, bool) or limit < 1:
-        raise LotusError(f"per-class limit must be an int >= 1 or None, got {limit!r}")
-    g = make_generator(0, "subsample", salt)
-    keep = []
-    for c in range(num_classes):
-        members = (labels == c).nonzero().flatten()
-        members = members[torch.randperm(members.numel(), generator=g)[: int(limit)]]
-        keep.append(members)
-    return torch.sort(torch.cat(keep)).values
-
+    Each class contributes ``floor(n_c / 2)`` random samples to the first half and the rest
+    to the second. Returns two sorted ``LongTensor`` s of positions."""
+    half = torch.bincount(labels, minlength=num_classes) // 2
+    first = per_class_subset(labels, half, make_generator(seed, "val-test"))
+    return first, complement(first, labels.numel())

@@ -41,7 +41,8 @@ import torch.nn.functional as F
 
 from ..utils import LotusError, make_generator
 from .decode import _cached_decode, _decode_image, list_image_folder
-from .forget import _halve_stratified, _per_class_limit, _split_forget_retain, parse_forget_spec
+from .forget import _halve_stratified, _split_forget_retain, parse_forget_spec
+from .sampling import complement, fixed_subsample, per_class_subset
 from .splits import (
     CIFAR_MEAN,
     CIFAR_STD,
@@ -181,16 +182,9 @@ def _digits_source(root, *, download=False, max_train_per_class=None, max_heldou
     x = (x.clamp(0, 1) * 255).round().to(torch.uint8).repeat(1, 3, 1, 1)
     y = torch.tensor(d.target, dtype=torch.long)
     classes = [str(i) for i in range(10)]
-    g = make_generator(0, "digits-official")
-    train_idx, held_idx = [], []
-    for c in range(10):
-        members = (y == c).nonzero().flatten()
-        members = members[torch.randperm(members.numel(), generator=g)]
-        cut = (2 * members.numel()) // 3
-        train_idx.append(members[:cut])
-        held_idx.append(members[cut:])
-    train_idx = torch.sort(torch.cat(train_idx)).values
-    held_idx = torch.sort(torch.cat(held_idx)).values
+    # a fixed "official" split: 2/3 of every class for training, the rest held out
+    train_idx = per_class_subset(y, 2 * torch.bincount(y, minlength=10) // 3, make_generator(0, "digits-official"))
+    held_idx = complement(train_idx, y.numel())
     xf = x[train_idx].float() / 255
     mean = tuple(xf.mean(dim=(0, 2, 3)).tolist())
     std = tuple(xf.std(dim=(0, 2, 3)).tolist())
@@ -200,8 +194,8 @@ def _digits_source(root, *, download=False, max_train_per_class=None, max_heldou
         info["noise_std"] = float(noise_std)
     train, held = mk(train_idx), mk(held_idx)
     if max_train_per_class or max_heldout_per_class:
-        train = train.subset(_per_class_limit(train.labels, 10, max_train_per_class, "digits-train"))
-        held = held.subset(_per_class_limit(held.labels, 10, max_heldout_per_class, "digits-held"))
+        train = train.subset(fixed_subsample(train.labels, max_train_per_class, "digits-train"))
+        held = held.subset(fixed_subsample(held.labels, max_heldout_per_class, "digits-held"))
         info.update(max_train_per_class=max_train_per_class, max_heldout_per_class=max_heldout_per_class)
     return SourceData(train, classes, heldout=held, info=info)
 
@@ -216,9 +210,9 @@ def _cifar_source(root, *, name, download=False, max_train_per_class=None, max_h
         te_paths, te_y, _ = list_image_folder(base / "test", classes)
         if len(classes) != k:
             raise LotusError(f"{name} must have {k} classes, found {len(classes)} under {base / 'train'}")
-        keep = _per_class_limit(tr_y, k, max_train_per_class, f"{name}-train")
+        keep = fixed_subsample(tr_y, max_train_per_class, f"{name}-train")
         tr_paths, tr_y = [tr_paths[i] for i in keep.tolist()], tr_y[keep]
-        keep = _per_class_limit(te_y, k, max_heldout_per_class, f"{name}-test")
+        keep = fixed_subsample(te_y, max_heldout_per_class, f"{name}-test")
         te_paths, te_y = [te_paths[i] for i in keep.tolist()], te_y[keep]
         tr_x = _cached_decode(tr_paths, 32, tag=f"{name}-train")
         te_x = _cached_decode(te_paths, 32, tag=f"{name}-test")
@@ -244,9 +238,9 @@ def _cifar_source(root, *, name, download=False, max_train_per_class=None, max_h
         te_y = torch.tensor(te.targets, dtype=torch.long)
         if len(classes) != k:
             raise LotusError(f"{name} must have {k} classes, found {len(classes)} under {base}")
-        keep = _per_class_limit(tr_y, k, max_train_per_class, f"{name}-train")
+        keep = fixed_subsample(tr_y, max_train_per_class, f"{name}-train")
         tr_x, tr_y = tr_x[keep], tr_y[keep]
-        keep = _per_class_limit(te_y, k, max_heldout_per_class, f"{name}-test")
+        keep = fixed_subsample(te_y, max_heldout_per_class, f"{name}-test")
         te_x, te_y = te_x[keep], te_y[keep]
         info = {"source": f"torchvision:{base}"}
     info.update(max_train_per_class=max_train_per_class, max_heldout_per_class=max_heldout_per_class)
@@ -285,9 +279,9 @@ def _imagefolder_source(root, *, download=False, path=None, image_size=None, res
     k = len(classes)
     if k < 2:
         raise LotusError(f"an image-folder data set needs at least 2 classes, found {classes} in {base / 'train'}")
-    keep = _per_class_limit(tr_y, k, max_train_per_class, f"{base}-train")
+    keep = fixed_subsample(tr_y, max_train_per_class, "imagefolder-train")
     tr_paths, tr_y = [tr_paths[i] for i in keep.tolist()], tr_y[keep]
-    keep = _per_class_limit(he_y, k, max_heldout_per_class, f"{base}-heldout")
+    keep = fixed_subsample(he_y, max_heldout_per_class, "imagefolder-heldout")
     he_paths, he_y = [he_paths[i] for i in keep.tolist()], he_y[keep]
     if image_size is None:
         image_size = int(_decode_image(tr_paths[0], None).shape[-1])
@@ -345,7 +339,7 @@ def _mufac_source(root, *, download=False, path=None, image_size=128, in_memory=
             raise LotusError(f"{len(missing)} MUFAC images listed in {csv} are missing, e.g. {missing[0]}")
         labels = torch.tensor([_MUFAC_CLASSES.index(a) for a in ages], dtype=torch.long)
         cap = max_train_per_class if part == "train" else max_heldout_per_class
-        keep = _per_class_limit(labels, 8, cap, f"mufac-{part}")
+        keep = fixed_subsample(labels, cap, f"mufac-{part}")
         paths, labels = [paths[i] for i in keep.tolist()], labels[keep]
         split = FileSplit(paths, labels, num_classes=8, image_size=image_size, mean=(0.0,) * 3,
                           std=(1.0,) * 3, augment_mode="flip")
@@ -369,7 +363,7 @@ def load_image_folder(folder, *, classes=None, image_size=None, mean=IMAGENET_ME
     """
     folder = Path(folder)
     paths, labels, classes = list_image_folder(folder, classes)
-    keep = _per_class_limit(labels, len(classes), limit_per_class, str(folder))
+    keep = fixed_subsample(labels, limit_per_class, "image-folder")
     paths = [paths[i] for i in keep.tolist()]
     labels = labels[keep]
     if image_size is None:

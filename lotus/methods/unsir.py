@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..data import per_class_subset
 from ..train import make_optimizer
 from ..utils import LotusError, check_finite, make_generator
 from . import register_method
@@ -32,7 +33,6 @@ from .base import (
     cycle_batches,
     family_defaults,
     forward_logits,
-    per_class_subset,
     train_epoch_ce,
 )
 
