@@ -19,7 +19,7 @@ The package has one job per module, each importing only the ones above it:
 """
 
 from .decode import IMAGE_EXTENSIONS, list_image_folder
-from .forget import parse_forget_spec
+from .forget import canonical_forget, parse_forget_spec
 from .sampling import fixed_subsample, per_class_subset
 from .sources import (
     SourceData,
@@ -56,6 +56,7 @@ __all__ = [
     "SourceData",
     "concat_splits",
     "parse_forget_spec",
+    "canonical_forget",
     "per_class_subset",
     "fixed_subsample",
     "data_root",

@@ -9,6 +9,7 @@ of a training set and the stratified halving of a held-out set into val / test.
 from __future__ import annotations
 
 import hashlib
+import re
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,7 +19,7 @@ from ..utils import LotusError, make_generator
 from .sampling import complement, per_class_subset
 from .splits import _as_index
 
-__all__ = ["parse_forget_spec"]
+__all__ = ["parse_forget_spec", "canonical_forget"]
 
 
 def parse_forget_spec(spec) -> tuple[str, object]:
@@ -92,6 +93,44 @@ def parse_forget_spec(spec) -> tuple[str, object]:
     raise LotusError(f"invalid forget spec {spec!r} (type {type(spec).__name__})")
 
 
+#: the text ``canonical_forget`` writes for explicit indices: ``indices:`` + 12 hex digits
+_DIGEST = re.compile(r"indices:\s*([0-9a-fA-F]{12})")
+
+
+def canonical_forget(spec) -> str:
+    """The one canonical text of a forget specification.
+
+    It is what :func:`lotus.load_splits` records as ``UnlearningSplits.forget_spec``, what
+    experiment records store as ``forget`` and what :meth:`lotus.results.ResultsStore.records`
+    compares with. ``0.1`` and ``"0.1"`` -> ``"0.1"``; ``"count:5"``; ``"cat"`` and
+    ``"class:cat"`` -> ``"class:cat"``; ``"rows:1062"``; explicit indices (a list, array or
+    tensor in any order, ``"indices:3,5,8"``, or a boolean mask) -> ``"indices:"`` + the first
+    12 hex digits of the SHA-1 of the sorted distinct positions (``int64`` bytes).
+
+    The function is idempotent: a canonical text maps to itself, including the indices
+    digest (``"indices:"`` followed by exactly 12 hex digits is read as a digest, not as one
+    12-digit position). A bare text that is not a number is a class name; a bare number must
+    be a fraction (write ``"class:3"`` for a class named ``"3"``). Raises :class:`LotusError`
+    for a malformed specification.
+    """
+    if isinstance(spec, str):
+        m = _DIGEST.fullmatch(spec.strip())
+        if m:
+            return "indices:" + m.group(1).lower()
+    kind, value = parse_forget_spec(spec)
+    return _canonical_text(kind, value)
+
+
+def _canonical_text(kind: str, value) -> str:
+    """The canonical text of a parsed ``(kind, value)`` pair (see :func:`canonical_forget`)."""
+    if kind == "fraction":
+        return f"{value:g}"
+    if kind in ("indices", "mask"):
+        positions = value.nonzero().flatten() if kind == "mask" else torch.unique(value)  # sorted, distinct
+        return "indices:" + hashlib.sha1(positions.long().numpy().tobytes()).hexdigest()[:12]
+    return f"{kind}:{value}"
+
+
 def _split_forget_retain(labels, classes, spec, rule, seed, retain_per_class):
     """Return ``(forget_idx, retain_idx, canonical_spec)`` over a training label vector.
 
@@ -113,7 +152,6 @@ def _split_forget_retain(labels, classes, spec, rule, seed, retain_per_class):
             raise LotusError(f"class {value!r} not present; classes are: {', '.join(map(str, classes))}")
         c = classes.index(value)
         mask = labels == c
-        canon = f"class:{value}"
     elif kind in ("indices", "mask"):
         if kind == "mask":
             if value.numel() != n:
@@ -129,13 +167,11 @@ def _split_forget_retain(labels, classes, spec, rule, seed, retain_per_class):
             raise LotusError("forget indices contain duplicates")
         mask = torch.zeros(n, dtype=torch.bool)
         mask[idx] = True
-        canon = "indices:" + hashlib.sha1(mask.nonzero().flatten().numpy().tobytes()).hexdigest()[:12]
     elif kind == "rows":
         if value >= n:
             raise LotusError(f"forget rows {value} >= training set size {n}; pass a smaller spec (e.g. 'rows:{max(1, n // 6)}' or 0.1)")
         mask = torch.zeros(n, dtype=torch.bool)
         mask[:value] = True
-        canon = f"rows:{value}"
     else:  # fraction or count, per class
         counts = torch.bincount(labels, minlength=k)
         if kind == "fraction":
@@ -144,7 +180,6 @@ def _split_forget_retain(labels, classes, spec, rule, seed, retain_per_class):
             n_forget = counts.clamp(max=int(value))
         mask = torch.zeros(n, dtype=torch.bool)
         mask[per_class_subset(labels, n_forget, g if rule == "random" else None)] = True
-        canon = f"{value:g}" if kind == "fraction" else f"count:{value}"
         if not mask.any():
             raise LotusError(f"forget spec {spec!r} selects no sample (the classes are too small: "
                              f"largest has {int(torch.bincount(labels, minlength=k).max())} samples)")
@@ -156,7 +191,7 @@ def _split_forget_retain(labels, classes, spec, rule, seed, retain_per_class):
         raise LotusError(f"the forget set is empty for spec {spec!r}")
     if retain.numel() == 0:
         raise LotusError(f"the retain set is empty for spec {spec!r}")
-    return forget, retain, canon
+    return forget, retain, _canonical_text(kind, value)
 
 
 def _halve_stratified(labels: torch.Tensor, num_classes: int, seed: int):
