@@ -18,7 +18,14 @@ The package has one job per module, each importing only the ones above it:
   :func:`list_datasets`, :func:`source_info`) and :func:`load_splits`.
 """
 
-from .decode import IMAGE_EXTENSIONS, list_image_folder
+from .decode import (
+    IMAGE_EXTENSIONS,
+    DecodeCacheEntry,
+    decode_cache_dir,
+    decode_cache_entries,
+    list_image_folder,
+    remove_decode_cache,
+)
 from .forget import canonical_forget, parse_forget_spec
 from .sampling import fixed_subsample, per_class_subset
 from .sources import (
@@ -63,6 +70,10 @@ __all__ = [
     "load_image_folder",
     "list_image_folder",
     "IMAGE_EXTENSIONS",
+    "decode_cache_dir",
+    "decode_cache_entries",
+    "remove_decode_cache",
+    "DecodeCacheEntry",
     "CIFAR_MEAN",
     "CIFAR_STD",
     "IMAGENET_MEAN",

@@ -10,18 +10,28 @@ is decoded again and never served stale. Writes are atomic.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..utils import LotusError, stable_hash
+from ..utils import LotusError, atomic_torch_save, atomic_write_json, cache_dir, stable_hash
 
-__all__ = ["IMAGE_EXTENSIONS", "list_image_folder"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "list_image_folder",
+    "decode_cached",
+    "decode_cache_dir",
+    "decode_cache_entries",
+    "remove_decode_cache",
+    "DecodeCacheEntry",
+]
 
 #: file name extensions read as images (case-insensitive)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
@@ -132,19 +142,23 @@ def _files_signature(paths: Sequence[str]) -> str:
     return h.hexdigest()
 
 
+def decode_cache_dir() -> Path:
+    """The folder of the decoded-image cache: ``$LOTUS_CACHE/decoded`` (see :func:`lotus.utils.cache_dir`)."""
+    return cache_dir() / "decoded"
+
+
 def _cached_decode(paths: Sequence[str], image_size: int, resize: int | None = None, *, tag: str,
                    num_workers: int = 0) -> torch.Tensor:
-    """:func:`_decode_paths` with an on-disk cache in ``$LOTUS_CACHE/decoded``.
+    """:func:`_decode_paths` with an on-disk cache in :func:`decode_cache_dir`.
 
     The key covers every file's path, size and mtime plus ``image_size``/``resize``; a
     changed folder gets a new key. A cache file that cannot be read or holds the wrong shape
-    is reported (warning) and rebuilt, never used.
+    is reported (warning) and rebuilt, never used. Beside each ``<tag>-<key>.pt`` a small
+    ``.json`` records what it holds (for :func:`decode_cache_entries`). Writes are atomic.
     """
-    from ..utils import atomic_torch_save, cache_dir
-
     key = stable_hash([_DECODE_CACHE_VERSION, _files_signature(paths), int(image_size), resize], n=20)
     safe_tag = re.sub(r"[^A-Za-z0-9_.-]+", "_", tag)[-60:]
-    path = cache_dir() / "decoded" / f"{safe_tag}-{key}.pt"
+    path = decode_cache_dir() / f"{safe_tag}-{key}.pt"
     shape = (len(paths), 3, int(image_size), int(image_size))
     if path.is_file():
         try:
@@ -158,11 +172,111 @@ def _cached_decode(paths: Sequence[str], image_size: int, resize: int | None = N
         warnings.warn(f"ignoring decoded-image cache {path} ({reason}); decoding the images again", stacklevel=3)
     imgs = _decode_paths(paths, int(image_size), resize, num_workers=num_workers, desc=f"decoding {tag}")
     try:
+        folder = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else None
+    except ValueError:  # paths on different drives
+        folder = None
+    try:
         atomic_torch_save(path, {"key": key, "images": imgs})
+        atomic_write_json(path.with_suffix(".json"), {"tag": tag, "key": key, "images": len(paths), "folder": folder,
+                                                      "image_size": int(image_size), "resize": resize})
     except OSError as exc:
         warnings.warn(f"could not write the decoded-image cache {path}: {exc}", stacklevel=3)
     return imgs
 
+
+#: a file list larger than this (decoded) is not cached whole when only part of it is wanted
+FULL_LIST_CACHE_BYTES = 2 * 1024**3
+
+
+def decode_cached(paths: Sequence[str], image_size: int, resize: int | None = None, *, keep=None, tag: str,
+                  num_workers: int = 0) -> torch.Tensor:
+    """The images ``paths[keep]`` (every path when ``keep`` is ``None``) as ``uint8 [M, 3, S, S]``,
+    decoded once per file list and output size and cached (:func:`decode_cache_dir`).
+
+    ``paths`` is the whole listing (e.g. every file of a folder) and ``keep`` the positions
+    wanted (a per-class cap, ``int64 [M]``): the cache entry holds the whole listing, so any
+    number of different caps on the same folder decode it once and index the cached tensor.
+    When the whole listing would exceed :data:`FULL_LIST_CACHE_BYTES` decoded (2 GiB, e.g.
+    ImageNet), only the kept files are decoded and cached, keyed by their own file list.
+    """
+    if keep is None:
+        return _cached_decode(paths, image_size, resize, tag=tag, num_workers=num_workers)
+    keep = torch.as_tensor(keep, dtype=torch.long)
+    if len(paths) * 3 * int(image_size) ** 2 <= FULL_LIST_CACHE_BYTES:
+        return _cached_decode(paths, image_size, resize, tag=tag, num_workers=num_workers)[keep]
+    return _cached_decode([paths[i] for i in keep.tolist()], image_size, resize, tag=tag, num_workers=num_workers)
+
+
+@dataclass(frozen=True)
+class DecodeCacheEntry:
+    """One file of the decoded-image cache (see :func:`decode_cache_entries`).
+
+    ``path``: the ``.pt`` file; ``tag``: the name given when it was written (e.g.
+    ``"cifar10-train"``); ``size_bytes``: bytes on disk (its ``.json`` included);
+    ``modified``: POSIX time of the last write; ``folder``, ``images``, ``image_size``: what it
+    holds (``None`` when unknown, e.g. entries written before this was recorded);
+    ``partial``: a temporary file left by an interrupted write.
+    """
+
+    path: Path
+    tag: str
+    size_bytes: int
+    modified: float
+    folder: str | None = None
+    images: int | None = None
+    image_size: int | None = None
+    partial: bool = False
+
+
+def decode_cache_entries() -> list[DecodeCacheEntry]:
+    """Every file of the decoded-image cache (sorted by path), temporary files of interrupted
+    writes included (``partial=True``). Reads only the small ``.json`` beside each entry."""
+    root = decode_cache_dir()
+    if not root.is_dir():
+        return []
+    out = []
+    for p in sorted(root.iterdir()):
+        if p.name.startswith(".") and p.name.endswith(".tmp"):
+            partial = True
+        elif p.suffix == ".pt" and not p.name.startswith("."):
+            partial = False
+        else:
+            continue
+        try:
+            st = p.stat()
+        except OSError:  # removed meanwhile
+            continue
+        meta, size = {}, st.st_size
+        side = p.with_suffix(".json")
+        if not partial and side.is_file():
+            try:
+                meta = json.loads(side.read_text(encoding="utf-8"))
+                size += side.stat().st_size
+            except (OSError, ValueError):
+                meta = {}
+        # file names: <tag>-<key>.pt, and .<tag>-<key>.pt.<random>.tmp while being written
+        stem = p.name[1:].rsplit(".", 2)[0].rsplit(".", 1)[0] if partial else p.stem
+        tag = meta.get("tag") or stem.rsplit("-", 1)[0]
+        out.append(DecodeCacheEntry(p, str(tag), int(size), st.st_mtime, meta.get("folder"), meta.get("images"),
+                                    meta.get("image_size"), partial))
+    return out
+
+
+def remove_decode_cache(entries: Sequence[DecodeCacheEntry] | None = None) -> int:
+    """Delete cache entries (default: every entry and temporary file of
+    :func:`decode_cache_entries`) with their ``.json``; returns the bytes freed. An entry is
+    rebuilt the next time its images are needed. (Removing a temporary file while another
+    process is writing it makes that process warn that it could not write the cache.)"""
+    freed = 0
+    for e in decode_cache_entries() if entries is None else entries:
+        for p in (e.path,) if e.partial else (e.path, e.path.with_suffix(".json")):
+            try:
+                size = p.stat().st_size
+                p.unlink()
+            except FileNotFoundError:
+                continue
+            freed += size
+    return freed
 
 
 def list_image_folder(folder: Path, classes: list[str] | None = None):

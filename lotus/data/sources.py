@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from ..utils import LotusError, make_generator
-from .decode import _cached_decode, _decode_image, list_image_folder
+from .decode import _decode_image, decode_cached, list_image_folder
 from .forget import _halve_stratified, _split_forget_retain, parse_forget_spec
 from .sampling import complement, fixed_subsample, per_class_subset
 from .splits import (
@@ -210,12 +210,11 @@ def _cifar_source(root, *, name, download=False, max_train_per_class=None, max_h
         te_paths, te_y, _ = list_image_folder(base / "test", classes)
         if len(classes) != k:
             raise LotusError(f"{name} must have {k} classes, found {len(classes)} under {base / 'train'}")
+        # the whole folder is decoded and cached once; the per-class caps index it
         keep = fixed_subsample(tr_y, max_train_per_class, f"{name}-train")
-        tr_paths, tr_y = [tr_paths[i] for i in keep.tolist()], tr_y[keep]
+        tr_x, tr_y = decode_cached(tr_paths, 32, keep=keep, tag=f"{name}-train"), tr_y[keep]
         keep = fixed_subsample(te_y, max_heldout_per_class, f"{name}-test")
-        te_paths, te_y = [te_paths[i] for i in keep.tolist()], te_y[keep]
-        tr_x = _cached_decode(tr_paths, 32, tag=f"{name}-train")
-        te_x = _cached_decode(te_paths, 32, tag=f"{name}-test")
+        te_x, te_y = decode_cached(te_paths, 32, keep=keep, tag=f"{name}-test"), te_y[keep]
         info = {"source": f"image-folder:{base}"}
     else:
         import torchvision
@@ -279,21 +278,18 @@ def _imagefolder_source(root, *, download=False, path=None, image_size=None, res
     k = len(classes)
     if k < 2:
         raise LotusError(f"an image-folder data set needs at least 2 classes, found {classes} in {base / 'train'}")
-    keep = fixed_subsample(tr_y, max_train_per_class, "imagefolder-train")
-    tr_paths, tr_y = [tr_paths[i] for i in keep.tolist()], tr_y[keep]
-    keep = fixed_subsample(he_y, max_heldout_per_class, "imagefolder-heldout")
-    he_paths, he_y = [he_paths[i] for i in keep.tolist()], he_y[keep]
+    keep_tr = fixed_subsample(tr_y, max_train_per_class, "imagefolder-train")
+    keep_he = fixed_subsample(he_y, max_heldout_per_class, "imagefolder-heldout")
     if image_size is None:
-        image_size = int(_decode_image(tr_paths[0], None).shape[-1])
+        image_size = int(_decode_image(tr_paths[int(keep_tr[0])], None).shape[-1])
     mean = tuple(mean) if mean is not None else IMAGENET_MEAN
     std = tuple(std) if std is not None else IMAGENET_STD
-    kw = dict(num_classes=k, image_size=image_size, mean=mean, std=std, augment_mode=augment_mode, resize=resize)
-    train = FileSplit(tr_paths, tr_y, **kw)
-    held = FileSplit(he_paths, he_y, **kw)
-    total_bytes = (len(train) + len(held)) * 3 * image_size * image_size
-    if in_memory is True or (in_memory == "auto" and total_bytes < 2 * 1024**3):
-        train = train.to_memory(num_workers, cache=True, tag=f"{base.name}-train")
-        held = held.to_memory(num_workers, cache=True, tag=f"{base.name}-{heldout_dir.name}")
+    total_bytes = (keep_tr.numel() + keep_he.numel()) * 3 * image_size * image_size
+    memory = in_memory is True or (in_memory == "auto" and total_bytes < 2 * 1024**3)
+    kw = dict(num_classes=k, image_size=image_size, mean=mean, std=std, augment_mode=augment_mode, resize=resize,
+              in_memory=memory, num_workers=num_workers)
+    train = _folder_split(tr_paths, tr_y, keep_tr, tag=f"{base.name}-train", **kw)
+    held = _folder_split(he_paths, he_y, keep_he, tag=f"{base.name}-{heldout_dir.name}", **kw)
     info = {"source": f"image-folder:{base}", "image_size": image_size, "resize": resize,
             "max_train_per_class": max_train_per_class, "max_heldout_per_class": max_heldout_per_class}
     return SourceData(train, classes, heldout=held, info=info)
@@ -340,12 +336,9 @@ def _mufac_source(root, *, download=False, path=None, image_size=128, in_memory=
         labels = torch.tensor([_MUFAC_CLASSES.index(a) for a in ages], dtype=torch.long)
         cap = max_train_per_class if part == "train" else max_heldout_per_class
         keep = fixed_subsample(labels, cap, f"mufac-{part}")
-        paths, labels = [paths[i] for i in keep.tolist()], labels[keep]
-        split = FileSplit(paths, labels, num_classes=8, image_size=image_size, mean=(0.0,) * 3,
-                          std=(1.0,) * 3, augment_mode="flip")
-        if in_memory is True or in_memory == "auto":
-            split = split.to_memory(num_workers, cache=True, tag=f"mufac-{part}")
-        parts[part] = split
+        parts[part] = _folder_split(paths, labels, keep, num_classes=8, image_size=image_size, mean=(0.0,) * 3,
+                                    std=(1.0,) * 3, augment_mode="flip", in_memory=in_memory in (True, "auto"),
+                                    num_workers=num_workers, tag=f"mufac-{part}")
     info = {"source": f"mufac:{base}", "image_size": image_size, "max_train_per_class": max_train_per_class,
             "max_heldout_per_class": max_heldout_per_class}
     return SourceData(parts["train"], list(_MUFAC_CLASSES), val=parts["val"], test=parts["test"], info=info)
@@ -364,15 +357,24 @@ def load_image_folder(folder, *, classes=None, image_size=None, mean=IMAGENET_ME
     folder = Path(folder)
     paths, labels, classes = list_image_folder(folder, classes)
     keep = fixed_subsample(labels, limit_per_class, "image-folder")
-    paths = [paths[i] for i in keep.tolist()]
-    labels = labels[keep]
     if image_size is None:
-        image_size = int(_decode_image(paths[0], None).shape[-1])
-    split = FileSplit(paths, labels, num_classes=len(classes), image_size=image_size, mean=mean, std=std,
-                      augment_mode=augment_mode, resize=resize)
-    if not in_memory:
-        return split
-    return split.to_memory(num_workers, cache=cache, tag=f"{folder.parent.name}-{folder.name}")
+        image_size = int(_decode_image(paths[int(keep[0])], None).shape[-1])
+    return _folder_split(paths, labels, keep, num_classes=len(classes), image_size=image_size, mean=mean, std=std,
+                         augment_mode=augment_mode, resize=resize, in_memory=in_memory, cache=cache,
+                         num_workers=num_workers, tag=f"{folder.parent.name}-{folder.name}")
+
+
+def _folder_split(paths, labels, keep, *, in_memory, tag, num_workers=0, cache=True, **kw) -> ImageSplit:
+    """The images ``paths[keep]`` with ``labels[keep]``: a :class:`FileSplit` (``kw``: its
+    arguments), or with ``in_memory`` a :class:`TensorSplit` decoded through the per-listing
+    cache (:func:`~lotus.data.decode.decode_cached`: the whole listing is decoded once, the
+    caps index it; ``cache=False`` decodes only the kept files, without the cache)."""
+    split = FileSplit([paths[i] for i in keep.tolist()], labels[keep], **kw)
+    if not in_memory or not cache:
+        return split.to_memory(num_workers) if in_memory else split
+    images = decode_cached(paths, split.image_size, split.resize, keep=keep, tag=tag, num_workers=num_workers)
+    return TensorSplit(images, split.labels, num_classes=split.num_classes, mean=split.mean, std=split.std,
+                       augment_mode=split.augment_mode)
 
 
 # ---------------------------------------------------------------------------------------
