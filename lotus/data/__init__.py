@@ -5,12 +5,13 @@ seed into an :class:`UnlearningSplits`: the forget set ``D_f``, the retain set `
 unseen set ``D_u`` (called ``val``, as in the paper's code) and a ``test`` set, plus the
 class names.
 
-The package has one job per module, each importing only the ones above it:
+The package has one job per module; each imports only :mod:`lotus.utils` and the modules
+listed before it (never models, training or methods):
 
+* :mod:`lotus.data.decode`: decoding image files, listing image folders, the decoded-image
+  cache (:func:`decode_cache_dir`, :func:`decode_cache_entries`, :func:`remove_decode_cache`);
 * :mod:`lotus.data.splits`: the split containers (:class:`ImageSplit`, :class:`TensorSplit`,
   :class:`FileSplit`, :class:`UnlearningSplits`), augmentation, normalisation constants;
-* :mod:`lotus.data.decode`: decoding image files, listing image folders, the decoded-image
-  cache (:func:`decode_cache_dir`);
 * :mod:`lotus.data.sampling`: the one per-class sampler (:func:`per_class_subset`);
 * :mod:`lotus.data.forget`: forget specifications (:func:`parse_forget_spec`,
   :func:`canonical_forget`), the forget / retain split and the val / test halving;
