@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
 import json
 import os
 import warnings
@@ -41,7 +40,7 @@ from typing import Any, Iterable, Sequence
 
 import torch
 
-from .data import list_datasets, load_splits, parse_forget_spec
+from .data import canonical_forget, list_datasets, load_splits
 from .methods import get_method, list_methods, unlearn
 from .methods.base import check_hparams
 from .metrics import AVG_GAP_KEYS, avg_gap, evaluate
@@ -79,21 +78,6 @@ _EVAL_KEYS = ("batch_size", "amp", "legacy", "rf_jsd_reference")
 def all_methods() -> list[str]:
     """The registered unlearning methods plus the pseudo-methods ``original`` and ``gold``."""
     return sorted(set(list_methods()) | set(PSEUDO_METHODS))
-
-
-def canonical_forget(forget) -> str:
-    """The canonical text of a forget specification, as :func:`lotus.load_splits` records it.
-
-    ``0.1`` -> ``"0.1"``, ``"count:5"``, ``"cat"`` -> ``"class:cat"``, ``"rows:1062"``, a list of
-    indices -> ``"indices:<sha1 prefix>"``.
-    """
-    kind, value = parse_forget_spec(forget)
-    if kind == "fraction":
-        return f"{value:g}"
-    if kind == "indices":
-        idx = torch.unique(value)  # sorted, as the forget positions load_splits hashes
-        return "indices:" + hashlib.sha1(idx.numpy().tobytes()).hexdigest()[:12]
-    return f"{kind}:{value}"
 
 
 def _raise():

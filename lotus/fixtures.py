@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .data import load_splits
+from .data import load_splits, per_class_subset
 from .utils import LotusError, make_generator
 
 __all__ = ["write_image_folder", "FIXTURE_SOURCES", "MARKER"]
@@ -46,18 +46,13 @@ def _source_splits(source: str, data_root, train_per_class: int, val_per_class: 
 
 
 def _pick(labels: torch.Tensor, num_classes: int, per_class: int, what: str, generator: torch.Generator):
-    """Positions of ``per_class`` random samples of every class (sorted by class, then position)."""
+    """Sorted positions of ``per_class`` random samples of every class."""
     counts = torch.bincount(labels, minlength=num_classes)
     short = (counts < per_class).nonzero().flatten().tolist()
     if short:
         raise LotusError(f"{what}: classes {short[:5]} have fewer than {per_class} images "
                          f"(smallest class has {int(counts.min())}); lower the per-class count")
-    picks = []
-    for c in range(num_classes):
-        members = (labels == c).nonzero().flatten()
-        chosen = members[torch.randperm(members.numel(), generator=generator)[:per_class]]
-        picks.append(torch.sort(chosen).values)
-    return torch.cat(picks)
+    return per_class_subset(labels, per_class, generator)
 
 
 def _resize(images: torch.Tensor, image_size: int | None) -> torch.Tensor:
@@ -119,7 +114,7 @@ def write_image_folder(
         raise LotusError(f"image_size must be >= 8 pixels, got {image_size}")
     root = Path(root).expanduser()
     params = dict(source=source, train_per_class=int(train_per_class), val_per_class=int(val_per_class),
-                  image_size=None if image_size is None else int(image_size), seed=int(seed), format=1)
+                  image_size=None if image_size is None else int(image_size), seed=int(seed), format=2)
     marker = root / MARKER
     if root.exists():
         if not marker.is_file():

@@ -34,6 +34,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 import torch
 
+from .data import canonical_forget
 from .metrics import AVG_GAP_KEYS
 from .utils import VERSION, LotusError, atomic_write_json, resolve_device, stable_hash, to_plain
 
@@ -300,18 +301,12 @@ class ResultsStore:
             values = list(want) if isinstance(want, (list, tuple, set)) else [want]
             col = df[name]
             if name == "forget":
-                col, values = col.astype(str), [_canon_forget(v) for v in values]
+                col, values = col.astype(str), [canonical_forget(v) for v in values]
             df = df[col.isin(values)]
         sort = [c for c in ("dataset", "model", "forget", "method", "seed") if c in df.columns]
         if len(df):
             df = df.sort_values(sort, key=lambda s: s.astype(str), kind="stable")
         return df.reset_index(drop=True)
-
-
-def _canon_forget(v) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
 
 
 # ---------------------------------------------------------------------------------------

@@ -277,7 +277,7 @@ def test_unsir_performs_noise_steps_updates(tiny, original, monkeypatch):
 
 
 def test_per_class_subset_is_random_and_capped():
-    from lotus.methods.base import per_class_subset
+    from lotus.data import per_class_subset
 
     y = torch.arange(5).repeat_interleave(torch.tensor([3, 50, 50, 50, 50]))
     idx = per_class_subset(y, 10, make_generator(0, "s"))

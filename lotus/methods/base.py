@@ -256,26 +256,6 @@ def random_wrong_labels(labels: torch.Tensor, num_classes: int, generator: torch
     return (labels + shift) % num_classes
 
 
-def per_class_subset(labels: torch.Tensor, n_per_class: int, generator: torch.Generator) -> torch.Tensor:
-    """Positions of at most ``n_per_class`` samples per class, drawn at random (vectorised).
-
-    ``labels``: ``int64 [N]``. Returns sorted ``int64`` positions.
-    """
-    if n_per_class < 1:
-        raise LotusError(f"samples per class must be >= 1, got {n_per_class}")
-    labels = labels.cpu().long()
-    n = labels.numel()
-    perm = torch.randperm(n, generator=generator)
-    lab = labels[perm]
-    order = torch.argsort(lab, stable=True)
-    sorted_lab = lab[order]
-    counts = torch.bincount(sorted_lab, minlength=int(labels.max()) + 1 if n else 1)
-    starts = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(n) - starts[sorted_lab]
-    keep = perm[order[rank < n_per_class]]
-    return torch.sort(keep).values
-
-
 def random_fraction_subset(n: int, fraction: float, generator: torch.Generator, *,
                            name: str = "fraction") -> torch.Tensor:
     """``int(fraction * n)`` distinct positions in ``[0, n)`` drawn at random, sorted.

@@ -36,12 +36,11 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from ..data import ImageSplit, UnlearningSplits, concat_splits, load_image_folder
+from ..data import UnlearningSplits, concat_splits
 from ..metrics import accuracy
 from ..models import model_family
 from ..train import make_optimizer
@@ -116,23 +115,14 @@ def lotus_targets(teacher_logits: torch.Tensor, is_forget: torch.Tensor, tau, ge
     return torch.where(is_forget[:, None], soft, hard)
 
 
-def _resolve_unseen(splits: UnlearningSplits, unseen) -> ImageSplit:
-    if unseen is None:
-        return splits.val
-    if isinstance(unseen, ImageSplit):
-        return unseen
-    if isinstance(unseen, (str, Path)):
-        tr = splits.train
-        return load_image_folder(unseen, classes=splits.classes, image_size=tr.image_shape[-1], mean=tr.mean, std=tr.std)
-    raise LotusError(f"unseen must be None, an ImageSplit or an image-folder path, got {type(unseen).__name__}")
-
-
 def run_lotus(model: nn.Module, splits: UnlearningSplits, *, original: nn.Module, device: torch.device, seed: int,
               hp: dict, grad_hook=None) -> dict:
     """The LoTUS training loop (used by :class:`LotusMethod` and SalUn+LoTUS).
 
     ``grad_hook(model)``, if given, runs between ``backward`` and the optimizer step (e.g. a
-    saliency mask). Returns ``{"epochs", "history", "acc_unseen_target", "retain_subset_size", "stopped_early"}``.
+    saliency mask). The target accuracy Acc(f_orig, D_u) is measured on ``splits.val`` (to use
+    another unseen set, e.g. CIFAKE, load the splits with ``load_splits(..., unseen=...)``).
+    Returns ``{"epochs", "history", "acc_unseen_target", "retain_subset_size", "stopped_early"}``.
     """
     if original is None:
         raise LotusError("LoTUS needs the original model as teacher")
@@ -160,7 +150,7 @@ def run_lotus(model: nn.Module, splits: UnlearningSplits, *, original: nn.Module
     if class_mode:
         acc_target = 0.0
     else:
-        acc_target = rnd(accuracy(original, _resolve_unseen(splits, hp["unseen"]), device=device, batch_size=eval_bs, amp=hp["amp"]))
+        acc_target = rnd(accuracy(original, splits.val, device=device, batch_size=eval_bs, amp=hp["amp"]))
 
     opt = make_optimizer("adamw", model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
     original.eval()
@@ -245,7 +235,6 @@ class LotusMethod(UnlearningMethod):
             "stop_tolerance": 0.01,
             "round_acc": None,
             "class_unlearning": None,
-            "unseen": None,
             "amp": False,
             "eval_batch_size": 512,
         }

@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..data import per_class_subset
 from ..train import make_optimizer
 from ..utils import LotusError, check_finite, make_generator
 from .base import (
@@ -31,7 +32,6 @@ from .base import (
     cycle_batches,
     family_defaults,
     forward_logits,
-    per_class_subset,
     register_method,
     train_epoch_ce,
 )
