@@ -539,8 +539,6 @@ def test_digits_with_unseen_split(digits_splits):
     s = load_splits("digits", seed=0, unseen=unseen)
     assert s.val is unseen and s.unseen is unseen
     assert len(s.test) == len(digits_splits.val) + len(digits_splits.test)
-    w = digits_splits.with_unseen(unseen, name="x")
-    assert w.val is unseen and w.source["unseen"] == "x" and w.forget is digits_splits.forget
 
 
 def test_mufac_source(mufac_tree):

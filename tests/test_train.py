@@ -268,7 +268,8 @@ def test_cache_miss_on_anything_that_determines_the_model(small, tmp_path):
     g2 = _get("gold", other, tmp_path).lotus_train_info["path"]
     assert g1 != g2 and base not in (g1, g2)
     # another unseen set (used for early stopping) is another original model
-    swapped = small.with_unseen(small.test, name="test-as-unseen")
+    swapped = load_splits("digits", forget=0.1, seed=0, max_train_per_class=30, max_heldout_per_class=10,
+                          unseen=small.test)
     assert _get("original", swapped, tmp_path).lotus_train_info["path"] != base
 
 

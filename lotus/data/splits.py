@@ -371,17 +371,6 @@ class UnlearningSplits:
         h.update(str(sorted(self.sizes().items())).encode())
         return h.hexdigest()[:16]
 
-    def with_unseen(self, unseen: ImageSplit, name: str = "custom") -> "UnlearningSplits":
-        """A copy whose unseen set D_u (``val``) is ``unseen`` (e.g. synthetic CIFAKE images)."""
-        if unseen.num_classes != self.num_classes:
-            raise LotusError(f"unseen set has {unseen.num_classes} classes, the data set has {self.num_classes}")
-        src = dict(self.source, unseen=name)
-        return UnlearningSplits(
-            self.dataset, self.train, self.forget, self.retain, unseen, self.test, self.classes,
-            self.forget_indices, self.retain_indices, self.forget_spec, self.seed, self.forget_rule, src,
-            None, self.test_indices,
-        )
-
     def __repr__(self) -> str:
         s = ", ".join(f"{k}={v}" for k, v in self.sizes().items())
         return f"UnlearningSplits({self.dataset!r}, forget={self.forget_spec!r}, seed={self.seed}, {s})"
