@@ -466,7 +466,8 @@ def benchmark_methods(methods="all", *, always: Sequence[str] = ()) -> list[str]
     chosen = list(dict.fromkeys([*chosen, *always]))
     unknown = sorted(set(chosen) - set(all_methods()))
     if unknown:
-        raise LotusError(f"unknown unlearning method(s) {unknown}; valid: {', '.join(all_methods())}")
+        what = f"method {unknown[0]!r}" if len(unknown) == 1 else f"methods {unknown}"
+        raise LotusError(f"unknown unlearning {what}; valid: {', '.join(all_methods())}")
     order = {m: i for i, m in enumerate(_PAPER_ORDER)}
     return sorted(chosen, key=lambda m: (order.get(m, len(order)), m))
 
