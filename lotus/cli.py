@@ -44,6 +44,7 @@ _EPILOG = textwrap.dedent(
       lotus train --profile tiny --seeds 0 1      # only train/cache the original and gold models
       lotus book --profile tiny                   # execute the notebooks and build the book
       lotus book --list
+      lotus -v run --profile tiny --method lotus  # with debug messages; -q: only warnings and errors
 
     Results are JSON records under --results (default results/runs), one per (data set, model,
     method, forget set, seed, hyper-parameters, recipe); a run that already has a record is
