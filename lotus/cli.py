@@ -2,13 +2,21 @@
 
 Run ``lotus --help`` or ``lotus <command> --help``. Every command prints a clear message and
 exits with status 2 on a bad name or option (unknown data set, method, profile...).
+
+Results (tables, lists) go to stdout; progress and diagnostics are log messages of the
+``lotus`` logger on stderr: INFO by default, DEBUG with ``-v``, only warnings and errors
+with ``-q`` (which also hides the progress bars). Python warnings (problems the caller can
+fix, e.g. an unreadable results file) are shown as ``warning:`` lines, even with ``-q``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +44,7 @@ _EPILOG = textwrap.dedent(
       lotus train --profile tiny --seeds 0 1      # only train/cache the original and gold models
       lotus book --profile tiny                   # execute the notebooks and build the book
       lotus book --list
+      lotus -v run --profile tiny --method lotus  # with debug messages; -q: only warnings and errors
 
     Results are JSON records under --results (default results/runs), one per (data set, model,
     method, forget set, seed, hyper-parameters, recipe); a run that already has a record is
@@ -172,7 +181,18 @@ def _add_common(p: argparse.ArgumentParser, *, methods: bool) -> None:
     o.add_argument("--download", action="store_true", help="download CIFAR through torchvision if missing")
     o.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: CUDA if available)")
     o.add_argument("--cache-dir", metavar="DIR", help="checkpoint cache (default $LOTUS_CACHE/checkpoints)")
-    o.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    _add_verbosity(o, sub=True)
+
+
+def _add_verbosity(p, *, sub: bool) -> None:
+    """``-v/--verbose`` and ``-q/--quiet``: global options of ``lotus`` that every subcommand
+    accepts too (``lotus -q run`` = ``lotus run -q``). In a subcommand their default is
+    suppressed so that it does not undo the global option."""
+    default = {"default": argparse.SUPPRESS} if sub else {}
+    p.add_argument("--verbose", "-v", action="count", help="debug messages (log level DEBUG)",
+                   **(default or {"default": 0}))
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or messages, only warnings and errors",
+                   **default)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"lotus {VERSION}")
+    _add_verbosity(parser, sub=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="run unlearning experiments and print their metrics",
@@ -226,10 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", dest="list_only", action="store_true", help="list the notebooks in execution order and exit")
     p.add_argument("--repo", metavar="DIR", help="project folder holding notebooks/ (default: the current folder)")
     p.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")
+    _add_verbosity(p, sub=True)
     p.set_defaults(func=cmd_book)
 
     p = sub.add_parser("list", help="list data sets, models, unlearning methods and profiles",
                        formatter_class=_Formatter)
+    _add_verbosity(p, sub=True)
     p.set_defaults(func=cmd_list)
     return parser
 
@@ -349,7 +372,8 @@ def cmd_book(args) -> int:
         return 0
     try:
         report = run_book(profile=args.profile, only=args.only, build=args.build, execute=args.execute,
-                          force=args.force, keep_going=args.keep_going, repo=args.repo, kernel=args.kernel)
+                          force=args.force, keep_going=args.keep_going, repo=args.repo, kernel=args.kernel,
+                          progress=False if args.quiet else None)
     except BookError as exc:
         print(f"lotus book: error: {exc}", file=sys.stderr)
         return 1
@@ -381,6 +405,49 @@ def cmd_list(args) -> int:
 # ---------------------------------------------------------------------------------------
 
 
+class _LogFormatter(logging.Formatter):
+    """INFO messages as plain lines; other levels prefixed with the level (and, for DEBUG,
+    the module's logger name)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno == logging.INFO:
+            return text
+        if record.levelno == logging.DEBUG:
+            return f"debug [{record.name}] {text}"
+        return f"{record.levelname.lower()}: {text}"
+
+
+@contextlib.contextmanager
+def logging_to_stderr(verbose: int = 0, quiet: bool = False):
+    """Show the ``lotus`` logger's messages on stderr while the command runs: DEBUG with
+    ``verbose``, WARNING and above with ``quiet``, else INFO. Python warnings are shown as
+    ``warning: <message>`` lines on the same stream (with their category and origin when
+    ``verbose``). Only the ``lotus`` logger and ``warnings.showwarning`` are touched, never
+    the root logger, and both are restored afterwards."""
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LogFormatter("%(message)s"))
+    log = logging.getLogger("lotus")
+    saved = (log.level, log.propagate, warnings.showwarning)
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        where = f" ({category.__name__} from {filename}:{lineno})" if verbose else ""
+        log.warning("%s%s", message, where)
+
+    log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
+        warnings.showwarning = saved[2]
+
+
 def main(argv=None) -> int:
     """Entry point of the ``lotus`` console script; returns the exit status."""
     parser = build_parser()
@@ -388,6 +455,11 @@ def main(argv=None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    with logging_to_stderr(args.verbose or 0, args.quiet):
+        return _dispatch(args)
+
+
+def _dispatch(args) -> int:
     try:
         return int(args.func(args) or 0)
     except LotusError as exc:

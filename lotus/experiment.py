@@ -32,6 +32,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import logging
 import os
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -48,6 +49,8 @@ from .models import list_models
 from .results import ResultsStore, now_iso, provenance, record_key, records_to_frame
 from .train import TrainRecipe, paper_recipe, train_original_and_gold
 from .utils import LotusError, resolve_device, stable_hash, to_plain
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ExperimentConfig",
@@ -300,6 +303,7 @@ def prepare(cfg: ExperimentConfig, *, progress: bool = True, force_train: bool =
         _PREPARED.move_to_end(key)
         return _PREPARED[key]
     splits = load_splits(cfg.dataset, forget=_forget_arg(cfg.forget), seed=int(cfg.seed), **dict(cfg.data or {}))
+    logger.debug("%s: splits %s (forget %s)", cfg.describe(), splits.sizes(), splits.forget_spec)
     recipe = cfg.recipe()
     original, gold = train_original_and_gold(
         splits, cfg.model, recipe, seed=int(cfg.seed), device=dev, cache=cfg.cache_dir,
@@ -350,7 +354,9 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
     if store is not None and not force:
         rec = store.get(key)
         if rec is not None:
+            logger.debug("%s: already stored (%s), not re-run", cfg.describe(), key)
             return rec
+    logger.debug("%s: running (key %s)", cfg.describe(), key)
     prep = prepare(cfg, progress=progress)
     splits, dev = prep.splits, prep.device
     eval_kwargs = dict(cfg.eval or {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import time
 import warnings
@@ -48,6 +49,8 @@ __all__ = [
     "load_checkpoint",
     "CheckpointError",
 ]
+
+logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = 1
 
@@ -377,6 +380,7 @@ def get_trained_model(
         root = Path(cache) if cache else cache_dir() / "checkpoints"
         path = root / f"{splits.dataset}-{model_name}-{kind}-{stable_hash(key)}.pt"
         if path.exists() and not force:
+            logger.debug("%s %s/%s: loading the cached checkpoint %s", kind, model_name, splits.dataset, path)
             ckpt = load_checkpoint(path, model, expected_key=key)
             model.to(dev).eval()
             model.lotus_train_info = dict(ckpt["meta"].get("info", {}), cached=True, path=str(path))
@@ -386,6 +390,8 @@ def get_trained_model(
     model, history = train_model(model, train, splits.val, recipe, device=dev, seed=seed,
                                  desc=f"{kind} {model_name}/{splits.dataset}", progress=progress)
     seconds = time.perf_counter() - t0
+    logger.debug("%s %s/%s: trained %d epoch(s) in %.1f s%s", kind, model_name, splits.dataset, len(history), seconds,
+                 f", saved to {path}" if path is not None else "")
     info = {"seconds": seconds, "epochs": len(history), "history": history, "device": str(dev),
             "recipe": asdict(recipe)}
     if path is not None:

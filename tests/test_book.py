@@ -475,6 +475,26 @@ def test_site_links_resolve_and_need_no_network(built_book):
     assert not external, "pages load external resources:\n" + "\n".join(external[:30])
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", toc_notebooks())
+def test_chapter_page_offers_the_executed_notebook_and_how_to_rerun_it(built_book, stem):
+    """The download menu links the notebook Sphinx copied from the staging folder, which is
+    the executed copy (outputs and the rerun note included); the page shows the note."""
+    page = (SITE / "notebooks" / f"{stem}.html").read_text(encoding="utf-8")
+    link = re.search(r'href="(\.\./_sources/notebooks/[^"]+\.ipynb)"[^>]*\n?[^>]*download-source-button', page)
+    assert link, f"{stem}: the page has no download link to its .ipynb"
+    served = (SITE / "notebooks" / link.group(1)).resolve()
+    assert served == (SITE / "_sources" / "notebooks" / f"{stem}.ipynb").resolve() and served.is_file()
+    assert served.read_bytes() == (STAGING / "notebooks" / f"{stem}.ipynb").read_bytes()
+    nb = _read_notebook(stem)
+    assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{stem}: the download has no outputs"
+    text = re.sub(r"<[^>]+>", "", page)
+    number = stem.split("_", 1)[0]
+    assert "Rerun this chapter" in text and f"lotus book --only {number} --profile" in text, \
+        f"{stem}: the page does not say how to rerun it"
+    assert "executed with the profile tiny" in text
+
+
 def _heading(stem: str) -> str | None:
     """The notebook's title (its first ``# `` heading) when it is plain text."""
     nb = _read_notebook(stem)

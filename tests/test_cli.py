@@ -185,13 +185,13 @@ def test_notebook_parameters_are_the_profile_and_the_figure_folder(book_repo):
     assert notebook_parameters(prof, book_repo / "notebooks" / "00_first.ipynb") == {}  # declares none of them
 
 
-def test_book_executes_with_profile_parameters_and_names_the_failing_cell(book_repo, capsys):
-    with pytest.raises(NotebookError) as exc:
-        run_book(str(book_repo / "mine.yaml"), repo=book_repo, build=False, keep_going=True, log=print)
+def test_book_executes_with_profile_parameters_and_names_the_failing_cell(book_repo, capsys, caplog):
+    with pytest.raises(NotebookError) as exc, caplog.at_level("INFO", logger="lotus"):
+        run_book(str(book_repo / "mine.yaml"), repo=book_repo, build=False, keep_going=True)
     msg = str(exc.value)
     assert "02_fail.ipynb" in msg and "cell 1" in msg and "ValueError: broken on purpose" in msg
     assert "raise ValueError" in msg  # the failing cell's source
-    out = capsys.readouterr().out
+    out = caplog.text
     assert "01_ok: ok in" in out and "02_fail: FAILED" in out and "00_first: ok" in out
     staged = book_repo / "_build" / "book-src" / "notebooks"
     params = json.loads((staged / "figures" / "01_ok" / "p.json").read_text())

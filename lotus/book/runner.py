@@ -16,6 +16,16 @@ Steps (all under ``<repo>/_build/``):
 3. ``jupyter-book build _build/book-src --path-output <repo> -W -n --keep-going --all``
    writes the site to ``<repo>/_build/html/`` (warnings are errors, every page is rebuilt).
 
+Each executed copy ends with a short Markdown cell (:func:`add_rerun_note`) naming the
+profile it was executed with and how to execute that chapter alone again; the page's
+download button offers that executed copy (Sphinx serves the staged source under
+``_sources/``).
+
+Progress goes to the ``lotus.book.runner`` logger (the ``lotus`` command line shows its INFO
+messages; ``-q`` hides them): the chapter before it runs, its status and time after, and
+at the end a table of every chapter's time (:meth:`BookReport.time_table`). A cell-level
+progress bar (papermill's tqdm bar) is drawn only when stderr is a terminal.
+
 A failing notebook stops the run with a message naming the notebook and the cell; the
 executed copy, with the traceback, stays in ``_build/book-src/notebooks/``.
 """
@@ -25,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -32,14 +43,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..profiles import PROFILE_DIR, load_profile
 from ..results import provenance
 from ..utils import LotusError, read_yaml_mapping
 
 __all__ = ["BookError", "NotebookError", "run_book", "list_notebooks", "find_repo", "notebook_parameters", "BookReport",
-           "NotebookRun", "PROJECT_ENV"]
+           "NotebookRun", "PROJECT_ENV", "add_rerun_note", "time_table", "RERUN_NOTE_TAG"]
+
+logger = logging.getLogger(__name__)
 
 STAGING = Path("_build") / "book-src"
 #: environment variable naming the project folder to the executed chapters
@@ -56,12 +68,22 @@ class NotebookError(BookError):
 
 @dataclass
 class NotebookRun:
+    """One chapter of a ``lotus book`` run: ``seconds`` of execution (``None`` when it was
+    not run because an earlier chapter failed), ``ok``, the executed copy's path."""
+
     name: str
-    seconds: float
+    seconds: float | None
     ok: bool
     output: str
     parameters: dict = field(default_factory=dict)
     error: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``"ok"``, ``"FAILED"`` or ``"not run"``."""
+        if self.seconds is None:
+            return "not run"
+        return "ok" if self.ok else "FAILED"
 
 
 @dataclass
@@ -75,6 +97,34 @@ class BookReport:
     @property
     def ok(self) -> bool:
         return all(n.ok for n in self.notebooks)
+
+    def time_table(self) -> str:
+        """The chapters' status and execution time as a text table (:func:`time_table`)."""
+        return time_table(self.notebooks)
+
+
+def _duration(seconds: float | None) -> str:
+    """``12.3 s``, ``4 min 05 s``, ``1 h 02 min``; ``-`` for ``None``."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+def time_table(runs: list[NotebookRun]) -> str:
+    """A text table with one row per chapter (name, status, time) and a total row."""
+    rows = [(r.name, r.status, _duration(r.seconds)) for r in runs]
+    total = sum(r.seconds for r in runs if r.seconds is not None)
+    rows.append(("total", f"{sum(r.ok for r in runs)}/{len(runs)} ok", _duration(total)))
+    head = ("chapter", "status", "time")
+    widths = [max(len(row[i]) for row in (head, *rows)) for i in range(3)]
+    lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}" for a, b, c in (head, *rows)]
+    lines.insert(1, "-" * len(lines[0]))
+    lines.insert(len(lines) - 1, "-" * len(lines[0]))
+    return "\n".join(lines)
 
 
 def find_repo(repo: str | os.PathLike | None = None) -> Path:
@@ -157,13 +207,17 @@ def _kernel_environment(repo: Path):
                 os.environ[k] = v
 
 
-def _execute(notebook: Path, output: Path, params: dict, cwd: Path, kernel: str) -> None:
+def _execute(notebook: Path, output: Path, params: dict, cwd: Path, kernel: str, progress: bool = False) -> None:
+    """Execute ``notebook`` into ``output`` with papermill; ``progress`` draws papermill's
+    cell-level tqdm bar on stderr (it disappears when the notebook is done)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    # disable=False: the kernels' TQDM_DISABLE (set while they run) must not hide this bar
+    bar = {"desc": notebook.stem, "leave": False, "file": sys.stderr, "disable": False} if progress else False
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=params, kernel_name=kernel,
-                                   cwd=str(cwd), progress_bar=False, log_output=False)
+                                   cwd=str(cwd), progress_bar=bar, log_output=False)
     except PapermillExecutionError as exc:
         src = "\n".join("      " + line for line in str(exc.source).strip().splitlines()[:8])
         cell = _source_cell_index(notebook, exc.source, exc.cell_index)
@@ -189,6 +243,96 @@ def _source_cell_index(notebook: Path, source: str, index: int) -> int:
     if not hits:
         return index
     return min(hits, key=lambda i: abs(i - index))
+
+
+#: tag of the Markdown cell :func:`add_rerun_note` appends to an executed chapter
+RERUN_NOTE_TAG = "lotus-rerun-note"
+
+
+def _chapter_number(stem: str) -> str:
+    """``"05"`` for ``05_forget_50``: the prefix ``lotus book --only`` accepts (the whole
+    name when it has no numeric prefix)."""
+    head = stem.split("_", 1)[0]
+    return head if head.isdigit() else stem
+
+
+def _rerun_text(stem: str, profile: str | None) -> str:
+    other = "cpu" if profile == "tiny" else "tiny"
+    number = _chapter_number(stem)
+    if profile is None:
+        built = "This page was **not executed** in this build of the book (it shows no outputs)."
+    else:
+        built = (f"This page was executed with the profile `{profile}` (`lotus book --profile {profile}`); "
+                 "the notebook the download button at the top of the page offers is this executed copy, "
+                 "with its outputs.")
+    return "\n".join([
+        "## Rerun this chapter",
+        "",
+        built,
+        "",
+        f"To execute only this chapter again, here with the profile `{other}`, run from the project folder",
+        "",
+        "```bash",
+        f"lotus book --only {number} --profile {other}",
+        "```",
+        "",
+        "or, with papermill, from `notebooks/`, choosing where the executed copy goes and changing settings "
+        "through `overrides`:",
+        "",
+        "```bash",
+        f"papermill {stem}.ipynb ../_build/my-runs/{stem}.ipynb \\",
+        f"    -p profile {other} -p output_dir ../_build/my-runs/figures/{stem} \\",
+        "    -y 'overrides: {seeds: [0, 1, 2]}'",
+        "```",
+        "",
+        "[The profiles page](../book/profiles.md) lists the profiles and the settings `overrides` accepts.",
+    ])
+
+
+def add_rerun_note(path: str | os.PathLike, *, profile: str | None) -> None:
+    """Append to the notebook at ``path`` (an executed chapter under ``_build/book-src``) a
+    Markdown cell naming the ``profile`` it was executed with (``None``: not executed) and
+    how to execute this chapter alone again (``lotus book --only NN`` or papermill). The
+    cell is tagged :data:`RERUN_NOTE_TAG`; a note added earlier is replaced, not repeated."""
+    import nbformat
+
+    path = Path(path)
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells = [c for c in nb.cells if RERUN_NOTE_TAG not in c.get("metadata", {}).get("tags", [])]
+    cell = nbformat.v4.new_markdown_cell(_rerun_text(path.stem, profile))
+    cell.metadata["tags"] = [RERUN_NOTE_TAG]
+    nb.cells.append(cell)
+    tmp = path.with_name(f".{path.name}.tmp")
+    nbformat.write(nb, str(tmp))
+    os.replace(tmp, path)
+
+
+def _shown_profile(params: dict, prof: dict) -> str:
+    """The profile as a reader would pass it: its name, or the file name of a profile file."""
+    value = str(params.get("profile") or prof["name"])
+    return value if value == prof["name"] else Path(value).name
+
+
+def _title(notebook: Path) -> str | None:
+    """The notebook's first ``# `` heading, if any (shown while it runs)."""
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return None
+    for cell in cells:
+        if cell.get("cell_type") == "markdown":
+            src = cell.get("source", "")
+            for line in (src if isinstance(src, str) else "".join(src)).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return None
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return False
 
 
 def _copy_support_files(src: Path, dst: Path) -> None:
@@ -258,14 +402,14 @@ def _jupyter_book() -> str:
     return found
 
 
-def build_site(repo: Path, staging: Path, *, log: Callable = print) -> Path:
+def build_site(repo: Path, staging: Path) -> Path:
     """Run Jupyter Book 1 on ``staging``; the site lands in ``<repo>/_build/html``.
 
     Every page is rebuilt (``--all``): an incremental Sphinx build would not repeat the
     warnings of unchanged pages, and warnings must fail the build.
     """
     cmd = [_jupyter_book(), "build", str(staging), "--path-output", str(repo), "-W", "-n", "--keep-going", "--all"]
-    log("$ " + " ".join(cmd))
+    logger.info("$ %s", " ".join(cmd))
     proc = subprocess.run(cmd, cwd=str(repo))
     if proc.returncode != 0:
         raise BookError(f"jupyter-book build failed (exit status {proc.returncode}); the warnings above name the pages")
@@ -273,13 +417,16 @@ def build_site(repo: Path, staging: Path, *, log: Callable = print) -> Path:
 
 
 def run_book(profile: str = "cpu", *, only=None, build: bool = True, execute: bool = True, force: bool = False,
-             keep_going: bool = False, repo=None, kernel: str = "python3", log: Callable = print) -> BookReport:
+             keep_going: bool = False, repo=None, kernel: str = "python3", progress: bool | None = None) -> BookReport:
     """Execute the notebooks with ``profile`` and build the book (see the module docstring).
 
     ``only``: notebook names (or unique prefixes) to execute; ``build=False`` stops after
     execution; ``execute=False`` builds from the copies executed earlier; ``force`` starts
     from an empty staging folder and passes ``force=True`` to notebooks that declare it;
-    ``keep_going`` executes the remaining notebooks after a failure (the run still fails).
+    ``keep_going`` executes the remaining notebooks after a failure (the run still fails);
+    ``progress``: draw a cell-level progress bar on stderr (default: only when stderr is a
+    terminal). Progress messages and the final time table go to the ``lotus.book.runner``
+    logger (``logging.basicConfig(level="INFO")`` shows them outside the command line).
     Returns a :class:`BookReport`. Raises :class:`NotebookError` when a notebook fails (after
     the others with ``keep_going``), :class:`BookError` when the site build fails and
     :class:`LotusError` for bad input (unknown profile or notebook, missing book files).
@@ -293,7 +440,7 @@ def run_book(profile: str = "cpu", *, only=None, build: bool = True, execute: bo
     known = {nb.stem for nb in notebooks}
     stray = sorted(set(prof["chapters"]) - known)
     if stray:
-        log(f"warning: profile {prof['name']!r} has overrides for unknown notebook(s) {stray}")
+        logger.warning("profile %r has overrides for unknown notebook(s) %s", prof["name"], stray)
     staging = root / STAGING
     if force and staging.exists():
         shutil.rmtree(staging)
@@ -308,31 +455,37 @@ def run_book(profile: str = "cpu", *, only=None, build: bool = True, execute: bo
     runs: list[NotebookRun] = []
     failures: list[str] = []
     if execute:
-        log(f"executing {len(chosen)} notebook(s) with profile {prof['name']!r} into {nb_dir}")
-        t_all = time.perf_counter()
+        if progress is None:
+            progress = _isatty(sys.stderr)
+        logger.info("executing %d notebook(s) with profile %r into %s", len(chosen), prof["name"], nb_dir)
         with _kernel_environment(root):
             for i, nb in enumerate(chosen, 1):
                 params = notebook_parameters(prof, nb, force=force)
                 out = nb_dir / nb.name
+                if failures and not keep_going:
+                    runs.append(NotebookRun(nb.stem, None, False, str(out), params, None))
+                    continue
+                title = _title(nb)
+                logger.info("[%d/%d] %s%s: running", i, len(chosen), nb.stem, f" ({title})" if title else "")
+                logger.debug("%s: parameters %s, working directory %s", nb.stem, params, nb_dir)
                 t0 = time.perf_counter()
                 try:
-                    _execute(nb, out, params, nb_dir, kernel)
+                    _execute(nb, out, params, nb_dir, kernel, progress=progress)
                     err = None
                 except NotebookError as exc:
                     err = str(exc)
                 seconds = time.perf_counter() - t0
                 runs.append(NotebookRun(nb.stem, seconds, err is None, str(out), params, err))
-                status = "ok" if err is None else "FAILED"
-                log(f"[{i}/{len(chosen)}] {nb.stem}: {status} in {seconds:.1f} s")
-                if err is not None:
+                logger.info("[%d/%d] %s: %s in %.1f s", i, len(chosen), nb.stem, runs[-1].status, seconds)
+                if err is None:
+                    add_rerun_note(out, profile=_shown_profile(params, prof))
+                else:
                     failures.append(err)
-                    if not keep_going:
-                        break
-        log(f"notebooks: {time.perf_counter() - t_all:.1f} s in total")
+        logger.info("chapter times (profile %r):\n%s", prof["name"], time_table(runs))
     (staging / "book-provenance.json").write_text(json.dumps({
         "profile": prof["name"], "date": date, **prov,
-        "notebooks": [{"name": r.name, "seconds": round(r.seconds, 2), "ok": r.ok, "parameters": r.parameters}
-                      for r in runs],
+        "notebooks": [{"name": r.name, "seconds": None if r.seconds is None else round(r.seconds, 2), "ok": r.ok,
+                       "status": r.status, "parameters": r.parameters} for r in runs],
     }, indent=2, default=str) + "\n", encoding="utf-8")
     if failures:
         raise NotebookError("\n".join(failures))
@@ -340,10 +493,11 @@ def run_book(profile: str = "cpu", *, only=None, build: bool = True, execute: bo
     if build:
         missing = [nb for nb in notebooks if not (nb_dir / nb.name).is_file()]
         if missing:
-            log("warning: not executed yet, copied without outputs: " + ", ".join(nb.stem for nb in missing))
+            logger.warning("not executed yet, copied without outputs: %s", ", ".join(nb.stem for nb in missing))
             for nb in missing:
                 shutil.copy2(nb, nb_dir / nb.name)
+                add_rerun_note(nb_dir / nb.name, profile=None)
         stage_book(root, staging, _footer(prof["name"], prov, date))
-        html = build_site(root, staging, log=log)
-        log(f"book written to {html / 'index.html'}")
+        html = build_site(root, staging)
+        logger.info("book written to %s", html / "index.html")
     return BookReport(prof["name"], runs, build, str(html) if html else None, prov)

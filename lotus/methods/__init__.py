@@ -8,6 +8,7 @@ them and :func:`get_method` returns one.
 from __future__ import annotations
 
 import copy
+import logging
 import time
 
 import torch.nn as nn
@@ -20,6 +21,8 @@ from . import bad_teacher, finetune, lotus, neggrad_plus, random_labeling, retra
 from .base import UnlearningMethod, UnlearnReport, check_hparams, freeze, get_method, list_methods, register_method
 
 __all__ = ["unlearn", "list_methods", "get_method", "register_method", "UnlearnReport", "UnlearningMethod"]
+
+logger = logging.getLogger(__name__)
 
 
 def unlearn(
@@ -73,6 +76,7 @@ def unlearn(
     student = model if inplace else copy.deepcopy(model)
     student.to(dev)
     original = freeze(copy.deepcopy(model).to(dev)) if impl.needs_original else None
+    logger.debug("unlearning with %s on %s, seed %s, hyper-parameters %s", method, dev, seed, hp)
     seed_everything(seed)
     synchronize(dev)
     t0 = time.perf_counter()
@@ -84,6 +88,7 @@ def unlearn(
     seconds -= float(out.pop("_excluded_seconds", 0.0))
     student = out.pop("model", student)
     student.eval()
+    logger.debug("%s: unlearned in %.2f s", method, seconds)
     report = UnlearnReport(
         method=method, seconds=seconds, epochs=int(out.pop("epochs", hp.get("epochs", 0))),
         hparams=to_plain(hp), history=to_plain(out.pop("history", [])), extra=to_plain(out),
