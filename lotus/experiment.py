@@ -53,6 +53,7 @@ import json
 import os
 import warnings
 from dataclasses import asdict, dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -159,7 +160,7 @@ def _check_model_kwargs(model: str, kwargs: dict) -> None:
             if not isinstance(value, bool):
                 raise LotusError(f"model option {name} of {model!r} must be true or false, got {value!r}")
         elif isinstance(default, int):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
                 raise LotusError(f"model option {name} of {model!r} must be an int >= 1, got {value!r}")
         elif isinstance(default, str) and not isinstance(value, str):
             raise LotusError(f"model option {name} of {model!r} must be text, got {value!r}")
@@ -230,7 +231,7 @@ class ExperimentConfig:
             raise LotusError(f"unknown model {self.model!r}; valid: {', '.join(list_models())}")
         if self.method not in all_methods():
             raise LotusError(f"unknown unlearning method {self.method!r}; valid: {', '.join(all_methods())}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or self.seed < 0:
             raise LotusError(f"seed must be an integer >= 0, got {self.seed!r}")
         bad = sorted(set(self.eval or {}) - set(_EVAL_KEYS))
         if bad:
@@ -451,8 +452,10 @@ MEMO_SIZE = int(os.environ.get("LOTUS_PREPARE_MEMO", "2"))
 
 
 def clear_cache() -> None:
-    """Forget the in-process memo of :func:`prepare` (the disk checkpoints stay)."""
+    """Forget the in-process memos of :func:`prepare` and :func:`load_config_splits` (e.g.
+    after the data changed on disk; the disk checkpoints stay)."""
     _PREPARED.clear()
+    _SPLITS.clear()
 
 
 def _prepare_key(cfg: ExperimentConfig, dev: torch.device) -> str:
@@ -626,6 +629,11 @@ def _group_for_reuse(cfgs: list[ExperimentConfig]) -> list[int]:
     return [i for idx in order.values() for i in idx]
 
 
+#: free space required before a grid starts (a floor that catches a full disk, not an estimate)
+MIN_FREE_RESULTS = 1_000_000
+MIN_FREE_CHECKPOINTS = 16_000_000
+
+
 @dataclass
 class PlanItem:
     """What :func:`run_grid` would do with one configuration (:func:`plan_grid`).
@@ -702,9 +710,9 @@ def run_grid(cfgs: Iterable[ExperimentConfig | dict], store: ResultsStore | None
     todo = [p for p in plan if p.status == "to run"]
     for root in dict.fromkeys(p.models[0][3].parent for p in todo
                               if p.models and p.models[0][3] is not None and any(m[1] != "cached" for m in p.models)):
-        check_writable(root, "checkpoint cache")
+        check_writable(root, "checkpoint cache", min_free=MIN_FREE_CHECKPOINTS)
     if todo and store is not None:
-        check_writable(store.root, "results folder")
+        check_writable(store.root, "results folder", min_free=MIN_FREE_RESULTS)
     records: dict[int, dict] = {}
     failed: list[tuple[str, str]] = []
     skipped = 0

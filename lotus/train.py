@@ -561,7 +561,7 @@ def get_trained_model(
                 model.to(dev).eval()
                 model.lotus_train_info = dict(ckpt["meta"].get("info", {}), cached=True, path=str(path))
                 return model
-        check_writable(path.parent, "checkpoint cache")
+        check_writable(path.parent, "checkpoint cache", min_free=16_000_000)
         if force and partial.exists():
             partial.unlink()
     train = splits.train if kind == "original" else splits.retain

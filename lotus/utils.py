@@ -135,12 +135,13 @@ def numerics() -> dict:
     }
 
 
-def check_writable(folder: str | os.PathLike, what: str = "output folder") -> Path:
+def check_writable(folder: str | os.PathLike, what: str = "output folder", min_free: int = 0) -> Path:
     """Make sure ``folder`` exists (created with its parents) and a file can be written in it.
 
-    Called before any long work, so that a read-only folder, a file in the way or a missing
-    permission is a :class:`LotusError` naming the folder at once, not an ``OSError`` after
-    the training. Returns the folder as a :class:`~pathlib.Path`."""
+    Called before any long work, so that a read-only folder, a file in the way, a missing
+    permission or a disk with less than ``min_free`` bytes free is a :class:`LotusError`
+    naming the folder at once, not an ``OSError`` after the training. Returns the folder as a
+    :class:`~pathlib.Path`."""
     folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
         raise LotusError(f"{what} {folder} is a file, not a folder; choose another path")
@@ -157,6 +158,13 @@ def check_writable(folder: str | os.PathLike, what: str = "output folder") -> Pa
     except OSError as exc:
         raise LotusError(f"the {what} {folder} is not writable ({exc.strerror or exc}); fix its permissions "
                          "or choose another folder") from None
+    if min_free:
+        import shutil
+
+        free = shutil.disk_usage(folder).free
+        if free < min_free:
+            raise LotusError(f"the disk of the {what} {folder} is full ({free / 1e6:.1f} MB free, at least "
+                             f"{min_free / 1e6:.0f} MB needed); free some space or choose another folder")
     return folder
 
 

@@ -509,3 +509,12 @@ def test_temporary_files_of_killed_writes_are_cleaned(tmp_path):
     os.utime(old, (0, 0))
     ResultsStore(tmp_path).put(_rec())
     assert not old.exists() and new.exists()  # a recent one may be another writer's
+
+
+def test_a_full_disk_is_named_before_the_work(tmp_path, monkeypatch):
+    import shutil as sh
+
+    monkeypatch.setattr(sh, "disk_usage", lambda p: sh._ntuple_diskusage(10**9, 10**9 - 5000, 5000))
+    with pytest.raises(LotusError, match=f"the disk of the results folder {tmp_path} is full"):
+        check_writable(tmp_path, "results folder", min_free=1_000_000)
+    assert check_writable(tmp_path, "results folder") == tmp_path  # no minimum asked

@@ -302,7 +302,9 @@ def validate_hparams(method: str, hp: dict) -> dict:
                     hint = " (a number was read as text: in YAML write 1.0e-3, not 1e-3)"
                 except ValueError:
                     pass
-            why = f"; {rule.why}" if rule.why else ""
+            right_type = (isinstance(value, Real) and not isinstance(value, bool)
+                          and (rule.kind != "int" or isinstance(value, Integral)))
+            why = f"; {rule.why}" if rule.why and right_type else ""  # the reason speaks of the range
             raise LotusError(f"{method} {name} must be {rule.describe()}, got {value!r}{hint}{why}")
     return hp
 
