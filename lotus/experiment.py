@@ -211,8 +211,12 @@ class ExperimentConfig:
     # -- resolution ----------------------------------------------------------------------
 
     def recipe(self) -> TrainRecipe:
-        """The training recipe: the paper's for ``model`` with ``train`` overrides."""
-        return paper_recipe(self.model).replace(**dict(self.train or {}))
+        """The training recipe: the paper's for ``model`` with ``train`` overrides (a bad value
+        is a :class:`LotusError` that says it is the recipe's)."""
+        try:
+            return paper_recipe(self.model).replace(**dict(self.train or {}))
+        except LotusError as exc:
+            raise LotusError(f"training recipe (train / --train): {exc}") from None
 
     def resolved_hparams(self) -> dict:
         """The method's defaults merged with ``hparams`` (unknown names are an error)."""
