@@ -1,12 +1,15 @@
-"""The ``lotus`` command line: run unlearning experiments, train models, build the book.
+"""The ``lotus`` command line: run unlearning experiments, train models, build the book,
+report results and manage the cache.
 
-Run ``lotus --help`` or ``lotus <command> --help``. Every command prints a clear message and
-exits with status 2 on a bad name or option (unknown data set, method, profile...).
+Run ``lotus --help`` or ``lotus <command> --help``. One error path: every expected failure
+(a bad name or value, a missing or unwritable folder, a corrupt file, a diverging loss)
+prints one ``lotus <command>: error: ...`` line and exits with status 2, before any work
+starts wherever it can be known then; warnings are one ``lotus <command>: warning: ...``
+line each. ``LOTUS_DEBUG=1`` shows the Python traceback instead.
 
 Results (tables, lists) go to stdout; progress and diagnostics are log messages of the
 ``lotus`` logger on stderr: INFO by default, DEBUG with ``-v``, only warnings and errors
-with ``-q`` (which also hides the progress bars). Python warnings (problems the caller can
-fix, e.g. an unreadable results file) are shown as ``warning:`` lines, even with ``-q``.
+with ``-q`` (which also hides the progress bars).
 """
 
 from __future__ import annotations
@@ -14,22 +17,26 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 import textwrap
+import time
 import warnings
 from pathlib import Path
 
 import pandas as pd
 
 from .book import BookError, list_notebooks, run_book
-from .data import list_datasets
-from .experiment import PSEUDO_METHODS, benchmark_methods, configs_from_settings, prepare, run_grid
+from .book.runner import PROJECT_ENV, find_repo
+from .data import decode_cache_entries, list_datasets, remove_decode_cache
+from .experiment import PSEUDO_METHODS, benchmark_methods, configs_from_settings, plan_grid, prepare, run_grid
 from .methods import get_method, list_methods
 from .metrics import accuracy
 from .models import list_models, model_info
 from .profiles import list_profiles, load_profile, resolve
-from .results import ResultsStore, summarize
-from .utils import VERSION, LotusError, NonFiniteLossError, cache_dir
+from .results import FLAGS, ResultsStore, report_table, summarize, write_table
+from .train import PARTIAL_SUFFIX
+from .utils import VERSION, LotusError, NonFiniteLossError, atomic_write_bytes, cache_dir
 
 __all__ = ["main", "build_parser", "parse_assignments", "parse_value"]
 
@@ -45,12 +52,16 @@ _EPILOG = textwrap.dedent(
       lotus book --profile tiny                   # execute the notebooks and build the book
       lotus book --list
       lotus -v run --profile tiny --method lotus  # with debug messages; -q: only warnings and errors
+      lotus report --format markdown              # tables of the stored results
+      lotus cache                                 # what the cache holds; `lotus cache clean`
 
-    Results are JSON records under --results (default results/runs), one per (data set, model,
-    method, forget set, seed, hyper-parameters, recipe); a run that already has a record is
-    skipped unless --force. Trained models are cached under $LOTUS_CACHE/checkpoints
-    (default ~/.cache/lotus). Data sets are read from --data-root, else $LOTUS_DATA, else
-    ~/.cache/lotus/data.
+    Results are JSON records under --results (default: the profile's results_dir, taken
+    relative to the project folder, i.e. the checkout you are in, else under $LOTUS_CACHE), one
+    per (data set, model, method, forget set, seed, hyper-parameters, recipe, data content,
+    lotus version); a run that already has a record is skipped unless --force. Trained models
+    are cached under $LOTUS_CACHE/checkpoints (default ~/.cache/lotus); an interrupted training
+    resumes from its last partial checkpoint. Data sets are read from --data-root, else
+    $LOTUS_DATA, else ~/.cache/lotus/data.
     """
 )
 
@@ -76,6 +87,7 @@ _RUN_EPILOG = textwrap.dedent(
                 --train epochs=8 batch_size=64 --seeds 0 1 2
       lotus run --profile cpu --method original gold lotus --forget 0.1 0.5
       lotus run --dataset cifar10 --model resnet18 --method lotus --device cuda --download
+      lotus run --profile cpu --method all --dry-run    # what is stored / to run / to train
     """
 )
 
@@ -212,8 +224,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "one JSON record per run.",
                        epilog=_RUN_EPILOG, formatter_class=_Formatter)
     _add_common(p, methods=True)
-    p.add_argument("--results", metavar="DIR", help="results folder (default: profile's results_dir or results/runs)")
-    p.add_argument("--force", action="store_true", help="re-run experiments that already have a record")
+    p.add_argument("--results", metavar="DIR",
+                   help="results folder (default: the profile's results_dir, relative to the project folder)")
+    p.add_argument("--force", action="store_true",
+                   help="re-run experiments that already have a record (also those of another lotus version), "
+                        "and retrain a corrupt cached model")
+    p.add_argument("--dry-run", action="store_true",
+                   help="say which runs are stored or to run and which models are cached or to train, then stop")
+    p.add_argument("--keep-going", action="store_true",
+                   help="when a run fails, go on with the others and list the failures at the end (exit status 1)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("train", help="train (or load cached) original and gold models, print their accuracy",
@@ -254,6 +273,50 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=_Formatter)
     _add_verbosity(p, sub=True)
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("report", help="tables of stored results: summary or raw records, as text, CSV, Markdown, LaTeX",
+                       description="Read one or more results folders and print a table: by default the summary "
+                                   "(mean ± std over seeds per method, Avg Gap to the gold model, flags); --raw "
+                                   "prints one row per record with nested fields flattened (hparams.alpha, "
+                                   "train_recipe.epochs, ...). Markdown and LaTeX need no optional package.",
+                       epilog=textwrap.dedent("""                           examples:
+                             lotus report                                  # the default results folder
+                             lotus report results/gpu --format markdown
+                             lotus report --where method=lotus hparams.alpha=2 --raw --format csv -o lotus.csv
+                             lotus report --profile cpu --format latex
+                           """),
+                       formatter_class=_Formatter)
+    p.add_argument("folders", nargs="*", metavar="FOLDER",
+                   help="results folders (default: the profile's results_dir, as `lotus run` uses)")
+    p.add_argument("--profile", metavar="NAME", help="take the default results folder from this profile")
+    p.add_argument("--where", nargs="+", metavar="FIELD=VALUE", default=[],
+                   help="keep records whose field (dotted for nested ones: hparams.alpha) equals the value")
+    p.add_argument("--raw", action="store_true", help="one row per record instead of the summary")
+    p.add_argument("--by", nargs="+", metavar="FIELD", default=["dataset", "model", "forget"],
+                   help="fields that define one benchmark in the summary (default: dataset model forget)")
+    p.add_argument("--columns", nargs="+", metavar="COLUMN", help="keep only these columns")
+    p.add_argument("--format", default="text", choices=["text", "csv", "markdown", "latex"], help="output format")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the table to FILE (default: standard output)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("cache", help="what the cache holds (checkpoints, decoded images, results); clean it",
+                       description="`lotus cache` (or `lotus cache list`) lists the cache under $LOTUS_CACHE with "
+                                   "sizes. `lotus cache clean` removes temporary files left by interrupted writes "
+                                   "(older than --older-than minutes); --resumable also removes partial training "
+                                   "checkpoints, --decoded the decoded-image cache, --checkpoints every trained "
+                                   "model, --all all of these. Results are never removed.",
+                       formatter_class=_Formatter)
+    p.add_argument("action", nargs="?", default="list", choices=["list", "clean"])
+    p.add_argument("--cache-dir", metavar="DIR", help="checkpoint folder (default $LOTUS_CACHE/checkpoints)")
+    p.add_argument("--resumable", action="store_true", help="clean: also partial checkpoints of interrupted trainings")
+    p.add_argument("--decoded", action="store_true", help="clean: also the decoded-image cache")
+    p.add_argument("--checkpoints", action="store_true", help="clean: also every cached trained model")
+    p.add_argument("--all", dest="everything", action="store_true", help="clean: all of the above")
+    p.add_argument("--older-than", type=float, default=60.0, metavar="MINUTES",
+                   help="clean: temporary files at least this old (default 60; another process may be writing "
+                        "a newer one)")
+    p.add_argument("--dry-run", action="store_true", help="clean: list what would be removed")
+    p.set_defaults(func=cmd_cache)
     return parser
 
 
@@ -314,13 +377,85 @@ def _print_table(df, columns, out=None) -> None:
         print(view.to_string(index=False), file=out)
 
 
+def project_folder() -> Path | None:
+    """The project folder relative settings refer to: ``$LOTUS_PROJECT_DIR``, else the
+    checkout holding the current folder (one with ``notebooks/``), else ``None``."""
+    env = os.environ.get(PROJECT_ENV)
+    if env:
+        return Path(env).expanduser()
+    try:
+        return find_repo()
+    except LotusError:
+        return None
+
+
+def results_root(value) -> Path:
+    """The results folder of a ``results_dir`` setting: ``None`` -> ``$LOTUS_CACHE/results``;
+    a relative path is taken relative to the project folder (:func:`project_folder`), or
+    to ``$LOTUS_CACHE`` outside any project, never to the folder the command starts in."""
+    if value is None:
+        return cache_dir() / "results"
+    path = Path(str(value)).expanduser()
+    if path.is_absolute():
+        return path
+    return (project_folder() or cache_dir()) / path
+
+
+def _store_of(args, settings) -> ResultsStore:
+    if getattr(args, "results", None):
+        return ResultsStore(Path(args.results).expanduser())
+    return ResultsStore(results_root(settings.get("results_dir")))
+
+
+def _print_plan(plan) -> None:
+    """What `lotus run --dry-run` prints: every configuration, then every model it needs."""
+    print("runs:")
+    for item in plan:
+        note = f"  ({item.record['stale']})" if item.status == "stale" else ""
+        print(f"  {item.status:<8} {item.cfg.describe()}  [{item.key}]{note}")
+    models = {}
+    for item in plan:
+        for kind, state, epochs, path in item.models:
+            models.setdefault(str(path) if path is not None else f"{kind}-{id(item)}", (kind, state, epochs, item.cfg))
+    print("models:")
+    if not models:
+        print("  (none needed: every run is stored)")
+    for path, (kind, state, epochs, cfg) in models.items():
+        what = "cached" if state == "cached" else f"{state} ({epochs} epochs)"
+        print(f"  {what:<24} {kind} {cfg.model} on {cfg.dataset}, seed {cfg.seed}, forget {cfg.forget}  {path}")
+    counts = {s: sum(p.status == s for p in plan) for s in ("stored", "stale", "to run")}
+    trains = sum(v[1] != "cached" for v in models.values())
+    print(f"\n{counts['stored']} stored, {counts['stale']} of another lotus version (reused; --force re-runs), "
+          f"{counts['to run']} to run; {trains} model(s) to train. Nothing was run (--dry-run).")
+
+
+def _print_flags(df) -> None:
+    if "flags" not in df.columns:
+        return
+    seen = {}
+    for method, seed, flags in zip(df["method"], df["seed"], df["flags"]):
+        for f in flags if isinstance(flags, list) else []:
+            seen.setdefault(f, []).append(f"{method}/seed {seed}")
+    for f, who in seen.items():
+        print(f"warning: {f} ({', '.join(who[:6])}{', ...' if len(who) > 6 else ''}): {FLAGS.get(f, '')}")
+
+
 def cmd_run(args) -> int:
     settings = _settings(args, methods=True)
-    store = ResultsStore(settings["results_dir"] or cache_dir() / "results")
+    store = _store_of(args, settings)
     cfgs = configs_from_settings(settings)
     methods = list(dict.fromkeys(c.method for c in cfgs))
     seeds = list(dict.fromkeys(c.seed for c in cfgs))
-    df = run_grid(cfgs, store, force=args.force, progress=not args.quiet)
+    if args.dry_run:
+        _print_plan(plan_grid(cfgs, store, force=args.force))
+        return 0
+    df = run_grid(cfgs, store, force=args.force, progress=not args.quiet,
+                  on_error="skip" if args.keep_going else "raise")
+    failed = df.attrs.get("failed", [])
+    if len(df) == 0:
+        for what, msg in failed:
+            print(f"lotus run: error: {what}: {msg}", file=sys.stderr)
+        return 1 if failed else 0
     print()
     _print_table(df, ["method", "forget", "seed", "acc_forget", "acc_retain", "acc_test", "mia", "jsd", "rf_jsd",
                       "avg_gap", "unlearn_seconds"])
@@ -329,15 +464,29 @@ def cmd_run(args) -> int:
         # model costs one inference pass (and is skipped when already stored).
         gold_cfgs = [c.replace(method="gold", hparams={}) for c in cfgs if c.method != "gold"]
         gold_cfgs = list({c.key(): c for c in gold_cfgs}.values())
-        gold = run_grid(gold_cfgs, store, progress=False) if gold_cfgs else None
+        gold = None
+        if gold_cfgs:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a stale gold record is reported by its own run
+                gold = run_grid(gold_cfgs, store, progress=False, on_error="skip")
         full = pd.concat([df, gold], ignore_index=True) if gold is not None else df
         full = full.drop_duplicates("key")
         print("\nmean ± std over seeds (JSD and RF-JSD x 1e4, time in minutes; Avg Gap to 'gold'):")
         with pd.option_context("display.max_columns", None, "display.width", 200):
             print(summarize(full, formatted=True).to_string())
+    _print_flags(df)
+    stale = df.attrs.get("stale", [])
+    if stale:
+        print(f"warning: {len(stale)} record(s) made by another lotus version were reused (their `stale` field "
+              "says which); rerun with --force to replace them")
     skipped = df.attrs.get("skipped", 0)
     note = f" ({skipped} already stored, not re-run; --force re-runs)" if skipped else ""
     print(f"\n{len(df)} record(s) in {store.root}{note}")
+    if failed:
+        print(f"lotus run: error: {len(failed)} run(s) failed (--keep-going):", file=sys.stderr)
+        for what, msg in failed:
+            print(f"  {what}: {msg}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -380,6 +529,100 @@ def cmd_book(args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_report(args) -> int:
+    if args.folders:
+        folders = [Path(f).expanduser() for f in args.folders]
+    else:
+        folders = [results_root(resolve(args.profile or None)["results_dir"])]
+    missing = [f for f in folders if not f.is_dir()]
+    if missing:
+        raise LotusError(f"no results folder {missing[0]}" + ("" if args.folders else
+                         " (the default one; name a folder, e.g. `lotus report results/gpu`)"))
+    frames = [ResultsStore(f).records() for f in folders]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        raise LotusError(f"no lotus record in {', '.join(map(str, folders))}")
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    where = parse_assignments(args.where, "--where")
+    table = report_table(df, where=where, raw=args.raw, columns=args.columns, by=args.by)
+    text = write_table(table, args.format)
+    if args.output:
+        atomic_write_bytes(Path(args.output).expanduser(), text.encode("utf-8"))
+        print(f"{len(table)} row(s) written to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def _files(folder: Path, pattern: str) -> list[Path]:
+    return sorted(p for p in folder.glob(pattern) if p.is_file()) if folder.is_dir() else []
+
+
+def cmd_cache(args) -> int:
+    root = cache_dir()
+    ckpt = Path(args.cache_dir).expanduser() if args.cache_dir else root / "checkpoints"
+    results = root / "results"
+    finals = [p for p in _files(ckpt, "*.pt") if not p.name.startswith(".")]
+    partials = _files(ckpt, f"*{PARTIAL_SUFFIX}")
+    temps = [p for d in (ckpt, results) for p in _files(d, ".*.tmp")]
+    decoded = decode_cache_entries()
+    records = [p for p in _files(results, "*.json") if not p.name.startswith(".")]
+
+    def total(paths):
+        return sum(p.stat().st_size for p in paths if p.exists())
+
+    if args.action == "list":
+        print(f"cache: {root}")
+        print(f"  checkpoints  {len(finals):>5} trained model(s)   {_size(total(finals)):>10}   {ckpt}")
+        print(f"  resumable    {len(partials):>5} partial training(s) {_size(total(partials)):>8}   (resumed by the next run)")
+        dec_temp = [e for e in decoded if e.partial]
+        dec = [e for e in decoded if not e.partial]
+        print(f"  decoded      {len(dec):>5} image cache(s)     {_size(sum(e.size_bytes for e in dec)):>10}   "
+              f"{root / 'decoded'}")
+        for e in dec:
+            what = f"{e.images} images of {e.image_size} px" if e.images else "size unknown"
+            print(f"      {e.tag:<28} {what:<28} {_size(e.size_bytes):>10}")
+        print(f"  results      {len(records):>5} record(s)          {_size(total(records)):>10}   {results}")
+        n_tmp = len(temps) + len(dec_temp)
+        print(f"  temporary    {n_tmp:>5} file(s) of interrupted writes {_size(total(temps) + sum(e.size_bytes for e in dec_temp))}")
+        all_bytes = total(finals) + total(partials) + sum(e.size_bytes for e in decoded) + total(records) + total(temps)
+        print(f"  total                                 {_size(all_bytes):>10}")
+        print("`lotus cache clean` removes the temporary files; see `lotus cache clean --help`.")
+        return 0
+    cutoff = time.time() - 60.0 * max(0.0, args.older_than)
+    doomed = [p for p in temps if p.stat().st_mtime <= cutoff]
+    doomed_dec = [e for e in decoded if e.partial and e.modified <= cutoff]
+    if args.resumable or args.everything:
+        doomed += partials
+    if args.checkpoints or args.everything:
+        doomed += finals + [p for p in partials if p not in doomed]
+    if args.decoded or args.everything:
+        doomed_dec = decoded
+    freed = sum(p.stat().st_size for p in doomed if p.exists()) + sum(e.size_bytes for e in doomed_dec)
+    verb = "would remove" if args.dry_run else "removed"
+    for p in doomed:
+        if args.dry_run:
+            print(f"  {p}")
+        else:
+            p.unlink(missing_ok=True)
+    if doomed_dec:
+        if args.dry_run:
+            for e in doomed_dec:
+                print(f"  {e.path}")
+        else:
+            remove_decode_cache(doomed_dec)
+    print(f"lotus cache: {verb} {len(doomed) + len(doomed_dec)} file(s), {_size(freed)}")
+    return 0
+
+
 def cmd_list(args) -> int:
     print("data sets:  " + ", ".join(list_datasets()))
     print("models:")
@@ -407,7 +650,11 @@ def cmd_list(args) -> int:
 
 class _LogFormatter(logging.Formatter):
     """INFO messages as plain lines; other levels prefixed with the level (and, for DEBUG,
-    the module's logger name)."""
+    the module's logger name); warnings and errors also with ``lotus <command>:``, one line."""
+
+    def __init__(self, fmt: str, command: str = ""):
+        super().__init__(fmt)
+        self.prefix = f"lotus {command}: " if command else ""
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
@@ -415,19 +662,19 @@ class _LogFormatter(logging.Formatter):
             return text
         if record.levelno == logging.DEBUG:
             return f"debug [{record.name}] {text}"
-        return f"{record.levelname.lower()}: {text}"
+        return f"{self.prefix}{record.levelname.lower()}: {' '.join(text.split())}"
 
 
 @contextlib.contextmanager
-def logging_to_stderr(verbose: int = 0, quiet: bool = False):
+def logging_to_stderr(verbose: int = 0, quiet: bool = False, command: str = ""):
     """Show the ``lotus`` logger's messages on stderr while the command runs: DEBUG with
     ``verbose``, WARNING and above with ``quiet``, else INFO. Python warnings are shown as
-    ``warning: <message>`` lines on the same stream (with their category and origin when
+    ``lotus <command>: warning: <message>`` lines on the same stream (with their category and origin when
     ``verbose``). Only the ``lotus`` logger and ``warnings.showwarning`` are touched, never
     the root logger, and both are restored afterwards."""
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_LogFormatter("%(message)s"))
+    handler.setFormatter(_LogFormatter("%(message)s", command))
     log = logging.getLogger("lotus")
     saved = (log.level, log.propagate, warnings.showwarning)
 
@@ -448,29 +695,47 @@ def logging_to_stderr(verbose: int = 0, quiet: bool = False):
         warnings.showwarning = saved[2]
 
 
+def _error(command: str, text: str) -> int:
+    print(f"lotus {command}: error: {' '.join(str(text).split())}", file=sys.stderr)
+    return 2
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``lotus`` console script; returns the exit status."""
+    """Entry point of the ``lotus`` console script; returns the exit status.
+
+    Expected failures (:class:`LotusError`, a non-finite loss, an operating-system error
+    such as a full disk, a missing optional package) print one line and return 2;
+    ``LOTUS_DEBUG=1`` re-raises them with their traceback. Ctrl-C returns 130."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    with logging_to_stderr(args.verbose or 0, args.quiet):
+    with logging_to_stderr(args.verbose or 0, args.quiet, args.command):
         return _dispatch(args)
 
 
 def _dispatch(args) -> int:
+    debug = os.environ.get("LOTUS_DEBUG", "").strip() not in ("", "0")
     try:
         return int(args.func(args) or 0)
-    except LotusError as exc:
-        print(f"lotus {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except NonFiniteLossError as exc:
-        print(f"lotus {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+    except (LotusError, NonFiniteLossError) as exc:
+        if debug:
+            raise
+        return _error(args.command, exc)
+    except OSError as exc:
+        if debug:
+            raise
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return _error(args.command, f"{exc.strerror or exc}{where}")
+    except ImportError as exc:
+        if debug or not exc.name or exc.name.split(".")[0] == "lotus":
+            raise
+        return _error(args.command, f"this needs the package {exc.name!r}, which is not installed "
+                                    f"(pip install {exc.name.split('.')[0]})")
     except KeyboardInterrupt:
-        print(f"\nlotus {args.command}: interrupted; finished runs are stored and will be skipped next time",
-              file=sys.stderr)
+        print(f"\nlotus {args.command}: interrupted; finished runs are stored and will be skipped next time, "
+              "and an interrupted training resumes from its last partial checkpoint", file=sys.stderr)
         return 130
 
 

@@ -25,17 +25,36 @@ retrains a fresh model on D_r, timed, as an unlearning method.)
 
 Profiles (:mod:`lotus.profiles`) bundle such settings; :func:`configs_from_settings` turns
 resolved settings into configurations.
+
+What makes results trustworthy:
+
+* A record's key (:func:`lotus.results.record_key`) hashes the configuration *and* what could
+  change its numbers beyond it: a fingerprint of the data actually loaded (:func:`data_fingerprint`:
+  content, not path), the lotus version and the global numeric settings
+  (:func:`lotus.utils.numerics`). The data are therefore loaded (cheap next to training)
+  before a stored record is looked up. A record of the same configuration made by another
+  lotus version is reused but reported (a warning, and its ``stale`` field says "stored by
+  lotus 0.1.0 at abc1234; rerun with --force"); ``force`` re-runs and replaces it.
+* Every setting is checked before any training (:meth:`ExperimentConfig.validate`,
+  :func:`check_splits`), and so are the output folders (:func:`lotus.utils.check_writable`).
+* A record carries ``flags`` (:data:`lotus.results.FLAGS`) when its numbers cannot be read as
+  a benchmark: an original or gold model near chance accuracy, a method that leaves the model
+  near chance, or an original model already as close to the gold model as a method could get.
+* :func:`plan_grid` says, without training, which configurations are stored or to run and
+  which models are cached or to train (``lotus run --dry-run``).
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import hashlib
 import json
 import logging
 import os
 import warnings
 from dataclasses import asdict, dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -45,10 +64,26 @@ from .data import canonical_forget, list_datasets, load_splits
 from .methods import get_method, list_methods, unlearn
 from .methods.base import check_hparams
 from .metrics import AVG_GAP_KEYS, avg_gap, evaluate
-from .models import list_models
-from .results import ResultsStore, now_iso, provenance, record_key, records_to_frame
-from .train import TrainRecipe, paper_recipe, train_original_and_gold
-from .utils import LotusError, resolve_device, stable_hash, to_plain
+from .models import list_models, model_info
+from .results import (
+    ResultsStore,
+    config_key,
+    now_iso,
+    provenance,
+    record_key,
+    records_to_frame,
+    stale_note,
+)
+from .train import (
+    PARTIAL_SUFFIX,
+    TrainRecipe,
+    _source_identity,
+    checkpoint_path,
+    paper_recipe,
+    split_signature,
+    train_original_and_gold,
+)
+from .utils import VERSION, LotusError, check_writable, numerics, resolve_device, stable_hash, to_plain
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +102,12 @@ __all__ = [
     "load_kwargs",
     "method_hparams",
     "benchmark_methods",
+    "load_config_splits",
+    "data_fingerprint",
+    "check_splits",
+    "sanity_flags",
+    "plan_grid",
+    "PlanItem",
 ]
 
 #: methods handled by the runner itself: evaluate f_orig / the gold model
@@ -88,13 +129,44 @@ def _raise():
 
 
 def _forget_arg(forget):
-    """``forget`` as :func:`load_splits` wants it: text fractions become floats."""
-    if isinstance(forget, str):
-        try:
-            return float(forget)
-        except ValueError:
-            return forget
+    """``forget`` as :func:`load_splits` takes it: text is passed as is, so that ``"3"`` means
+    what it means in the Python API (digits' class ``3``, since the data set has a class of
+    that name; a fraction text such as ``"0.1"`` is read as a fraction there)."""
     return forget
+
+
+def _forget_text(forget) -> str:
+    """The canonical text of ``forget`` when it can be known without the data (a bare class
+    name, e.g. ``"3"``, is resolved only once the data set's classes are loaded)."""
+    try:
+        return canonical_forget(forget)
+    except LotusError:
+        return str(forget).strip()
+
+
+def _check_model_kwargs(model: str, kwargs: dict) -> None:
+    """Names and simple types of the model options, before anything is built: an option the
+    factory does not take, or a value of another type than its default's (a size that is not
+    an int >= 1, a switch that is not true/false), is a :class:`LotusError`."""
+    import inspect
+
+    params = inspect.signature(model_info(model).factory).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    valid = [p for p in params if p != "num_classes"]
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        raise LotusError(f"unknown option(s) {unknown} for model {model!r}; valid: {', '.join(valid) or 'none'}")
+    for name, value in kwargs.items():
+        default = params[name].default
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise LotusError(f"model option {name} of {model!r} must be true or false, got {value!r}")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+                raise LotusError(f"model option {name} of {model!r} must be an int >= 1, got {value!r}")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise LotusError(f"model option {name} of {model!r} must be text, got {value!r}")
 
 
 @dataclass
@@ -142,8 +214,12 @@ class ExperimentConfig:
     # -- resolution ----------------------------------------------------------------------
 
     def recipe(self) -> TrainRecipe:
-        """The training recipe: the paper's for ``model`` with ``train`` overrides."""
-        return paper_recipe(self.model).replace(**dict(self.train or {}))
+        """The training recipe: the paper's for ``model`` with ``train`` overrides (a bad value
+        is a :class:`LotusError` that says it is the recipe's)."""
+        try:
+            return paper_recipe(self.model).replace(**dict(self.train or {}))
+        except LotusError as exc:
+            raise LotusError(f"training recipe (train / --train): {exc}") from None
 
     def resolved_hparams(self) -> dict:
         """The method's defaults merged with ``hparams`` (unknown names are an error)."""
@@ -162,10 +238,8 @@ class ExperimentConfig:
             raise LotusError(f"unknown model {self.model!r}; valid: {', '.join(list_models())}")
         if self.method not in all_methods():
             raise LotusError(f"unknown unlearning method {self.method!r}; valid: {', '.join(all_methods())}")
-        try:
-            int(self.seed)
-        except (TypeError, ValueError):
-            raise LotusError(f"seed must be an integer, got {self.seed!r}") from None
+        if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or self.seed < 0:
+            raise LotusError(f"seed must be an integer >= 0, got {self.seed!r}")
         bad = sorted(set(self.eval or {}) - set(_EVAL_KEYS))
         if bad:
             raise LotusError(f"unknown evaluation option(s) {bad}; valid: {', '.join(_EVAL_KEYS)}")
@@ -180,33 +254,57 @@ class ExperimentConfig:
             except (TypeError, ValueError):
                 raise LotusError(f"{name} must hold plain values (numbers, text, paths, lists, dicts) to be "
                                  f"recorded, got {getattr(self, name)!r}") from None
-        canonical_forget(_forget_arg(self.forget))
+        if not (isinstance(self.forget, str) and ":" not in self.forget):
+            canonical_forget(_forget_arg(self.forget))  # a bare text may be a class name: checked with the data
+        _check_model_kwargs(self.model, dict(self.model_kwargs or {}))
+        resolve_device(self.device)
+        bad_eval = {k: v for k, v in (self.eval or {}).items()
+                    if (k == "batch_size" and (isinstance(v, bool) or not isinstance(v, int) or v < 1))
+                    or (k in ("amp", "legacy") and not isinstance(v, bool))
+                    or (k == "rf_jsd_reference" and v not in ("val", "test"))}
+        if bad_eval:
+            raise LotusError(f"invalid evaluation option(s) {bad_eval}: batch_size is an int >= 1, amp and legacy "
+                             "true/false, rf_jsd_reference 'val' or 'test'")
         self.recipe()
         self.resolved_hparams()
         return self
 
-    def identity(self) -> dict:
-        """The identifying fields of the record (see :data:`lotus.results.KEY_FIELDS`)."""
+    def identity(self, splits=None) -> dict:
+        """The identifying fields of the record (see :data:`lotus.results.KEY_FIELDS`).
+
+        Without ``splits``: the configuration only. With the loaded ``splits``
+        (:func:`load_config_splits`): also the canonical forget spec as the data resolve it,
+        the data's :func:`data_fingerprint`, the global numeric settings and the lotus
+        version, i.e. everything the record's key hashes."""
         data = {k: v for k, v in sorted((self.data or {}).items()) if k not in _DATA_LOCATION_KEYS}
-        return {
+        ident = {
             "dataset": str(self.dataset).lower(),
             "model": self.model,
             "model_kwargs": dict(sorted((self.model_kwargs or {}).items())),
             "method": self.method,
             "hparams": self.resolved_hparams(),
-            "forget": canonical_forget(_forget_arg(self.forget)),
+            "forget": _forget_text(self.forget),
             "seed": int(self.seed),
             "train_recipe": asdict(self.recipe()),
             "data": {k: str(v) if isinstance(v, os.PathLike) else v for k, v in data.items()},
             "eval": dict(sorted((self.eval or {}).items())),
         }
+        if splits is not None:
+            ident.update(forget=splits.forget_spec, data_fingerprint=data_fingerprint(splits), numerics=numerics(),
+                         lotus_version=VERSION)
+        return ident
+
+    def splits(self):
+        """The data of this configuration (:func:`load_config_splits`, memoised)."""
+        return load_config_splits(self)
 
     def key(self) -> str:
-        """The 16-hex-digit record key (a hash of :meth:`identity`)."""
-        return record_key(self.identity())
+        """The 16-hex-digit record key: a hash of :meth:`identity` with the data loaded (so
+        this reads the data set, once per process and data/forget/seed)."""
+        return record_key(self.identity(self.splits()))
 
     def describe(self) -> str:
-        return f"{self.method} on {self.dataset}/{self.model} forget={canonical_forget(_forget_arg(self.forget))} seed={self.seed}"
+        return f"{self.method} on {self.dataset}/{self.model} forget={_forget_text(self.forget)} seed={self.seed}"
 
 
 def grid(*, methods: Sequence[str], seeds: Sequence[int] = (0,), forget: Sequence | str | float = (0.1,),
@@ -235,6 +333,84 @@ def grid(*, methods: Sequence[str], seeds: Sequence[int] = (0,), forget: Sequenc
 
 
 # ---------------------------------------------------------------------------------------
+# Data: loaded once per (data set, options, forget set, seed), fingerprinted, checked
+# ---------------------------------------------------------------------------------------
+
+_SPLITS: "collections.OrderedDict[str, Any]" = collections.OrderedDict()
+
+
+def _splits_key(cfg: "ExperimentConfig") -> str:
+    return stable_hash({"dataset": str(cfg.dataset).lower(), "data": {k: str(v) for k, v in sorted((cfg.data or {}).items())},
+                        "forget": repr(cfg.forget), "seed": int(cfg.seed)})
+
+
+def load_config_splits(cfg: "ExperimentConfig"):
+    """:func:`lotus.load_splits` of ``cfg`` (data set, ``data`` options, forget set, seed),
+    memoised in-process (the last ``MEMO_SIZE`` + 2) and checked with :func:`check_splits`."""
+    cfg = _as_config(cfg)
+    k = _splits_key(cfg)
+    if k in _SPLITS:
+        _SPLITS.move_to_end(k)
+        return _SPLITS[k]
+    splits = load_splits(cfg.dataset, forget=_forget_arg(cfg.forget), seed=int(cfg.seed), **dict(cfg.data or {}))
+    check_splits(splits, cfg.data)
+    _SPLITS[k] = splits
+    while len(_SPLITS) > max(1, MEMO_SIZE) + 2:
+        _SPLITS.popitem(last=False)
+    return splits
+
+
+def data_fingerprint(splits) -> str:
+    """A 16-hex-digit digest of the data an experiment uses, by content: the training set
+    (:func:`lotus.train.split_signature`: pixels, or files with their sizes and times), the
+    forget / retain positions, val (D_u) and test, the class names and the source's
+    description without its path. The same data under another path give the same
+    fingerprint; other data under the same path (a changed folder, a corrupt copy) another."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"classes": list(splits.classes), "source": _source_identity(splits.source),
+                         "forget_rule": splits.forget_rule}, sort_keys=True).encode())
+    h.update(split_signature(splits.train).encode())
+    h.update(splits.forget_indices.numpy().tobytes())
+    h.update(b"|")
+    h.update(splits.retain_indices.numpy().tobytes())
+    for part in (splits.val, splits.test):
+        h.update(split_signature(part).encode())
+    return h.hexdigest()[:16]
+
+
+def source_fingerprint(splits) -> str:
+    """Like :func:`data_fingerprint` but independent of the seed and the forget set (the
+    training set, the class names and the held-out size): records of several seeds over the
+    same data share it, so :func:`lotus.results.summarize` can tell same data from other data."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"classes": list(splits.classes), "source": _source_identity(splits.source),
+                         "heldout": len(splits.val) + len(splits.test)}, sort_keys=True).encode())
+    h.update(split_signature(splits.train).encode())
+    return h.hexdigest()[:16]
+
+
+def check_splits(splits, data: dict | None = None) -> None:
+    """Refuse splits an experiment cannot use, before anything is trained: an empty forget,
+    retain, val or test set, or a class of the training set that has no image in val or test
+    (an empty class folder, or a per-class cap too small to halve the held-out set)."""
+    data = dict(data or {})
+    caps = ", ".join(f"{k}={data[k]}" for k in ("max_train_per_class", "max_heldout_per_class", "retain_per_class")
+                     if data.get(k) is not None)
+    hint = f" (with {caps}: raise it)" if caps else ""
+    for part in ("forget", "retain", "val", "test"):
+        if len(splits[part]) == 0:
+            raise LotusError(f"the {part} set of {splits.dataset} (forget {splits.forget_spec}) is empty{hint}")
+    present = set(torch.bincount(splits.train.labels, minlength=splits.num_classes).nonzero().flatten().tolist())
+    for part in ("val", "test"):
+        have = set(torch.bincount(splits[part].labels, minlength=splits.num_classes).nonzero().flatten().tolist())
+        missing = sorted(present - have)
+        if missing:
+            names = [splits.classes[i] for i in missing[:8]]
+            raise LotusError(f"the {part} set of {splits.dataset} has no image of class(es) {names} that the training "
+                             f"set has (an empty class folder, or a held-out set too small to halve){hint}")
+
+
+# ---------------------------------------------------------------------------------------
 # Trained models (memoised)
 # ---------------------------------------------------------------------------------------
 
@@ -254,6 +430,7 @@ class Prepared:
     device: torch.device
     _gold_scores: dict = field(default_factory=dict, repr=False)
     _references: dict = field(default_factory=dict, repr=False)
+    _original_scores: dict = field(default_factory=dict, repr=False)
 
     def score(self, model: torch.nn.Module, eval_kwargs: dict | None = None) -> dict:
         """:func:`lotus.evaluate` of ``model`` against f_orig and f_gold (their predictions
@@ -268,6 +445,13 @@ class Prepared:
             self._gold_scores[k] = self.score(self.gold, eval_kwargs)
         return self._gold_scores[k]
 
+    def original_scores(self, eval_kwargs: dict | None = None) -> dict:
+        """:meth:`score` of the original model, memoised per evaluation options."""
+        k = stable_hash(eval_kwargs or {})
+        if k not in self._original_scores:
+            self._original_scores[k] = self.score(self.original, eval_kwargs)
+        return self._original_scores[k]
+
 
 _PREPARED: "collections.OrderedDict[str, Prepared]" = collections.OrderedDict()
 #: how many prepared (splits, original, gold) sets stay in memory
@@ -275,26 +459,30 @@ MEMO_SIZE = int(os.environ.get("LOTUS_PREPARE_MEMO", "2"))
 
 
 def clear_cache() -> None:
-    """Forget the in-process memo of :func:`prepare` (the disk checkpoints stay)."""
+    """Forget the in-process memos of :func:`prepare` and :func:`load_config_splits` (e.g.
+    after the data changed on disk; the disk checkpoints stay)."""
     _PREPARED.clear()
+    _SPLITS.clear()
 
 
 def _prepare_key(cfg: ExperimentConfig, dev: torch.device) -> str:
     return stable_hash({
         "dataset": str(cfg.dataset).lower(), "data": {k: str(v) for k, v in sorted((cfg.data or {}).items())},
-        "forget": canonical_forget(_forget_arg(cfg.forget)), "seed": int(cfg.seed), "model": cfg.model,
+        "forget": _forget_text(cfg.forget), "seed": int(cfg.seed), "model": cfg.model,
         "model_kwargs": cfg.model_kwargs or {}, "recipe": asdict(cfg.recipe()), "device": str(dev),
         "cache": str(cfg.cache_dir),
     })
 
 
-def prepare(cfg: ExperimentConfig, *, progress: bool = True, force_train: bool = False) -> Prepared:
+def prepare(cfg: ExperimentConfig, *, progress: bool = True, force_train: bool = False,
+            replace_bad: bool = False) -> Prepared:
     """Load the splits of ``cfg`` and train/load f_orig and f_gold.
 
     Checkpoints are cached on disk (:func:`lotus.train.train_original_and_gold`) and the
     result is memoised in-process (the last ``MEMO_SIZE`` data set/seed/model
     combinations), so every method of a grid reuses the same trained models.
-    ``force_train`` retrains even if checkpoints exist.
+    ``force_train`` retrains even if checkpoints exist; ``replace_bad`` retrains only a
+    corrupt or mismatched checkpoint (instead of raising :class:`lotus.train.CheckpointError`).
     """
     cfg = _as_config(cfg)
     dev = resolve_device(cfg.device)
@@ -302,12 +490,12 @@ def prepare(cfg: ExperimentConfig, *, progress: bool = True, force_train: bool =
     if key in _PREPARED and not force_train:
         _PREPARED.move_to_end(key)
         return _PREPARED[key]
-    splits = load_splits(cfg.dataset, forget=_forget_arg(cfg.forget), seed=int(cfg.seed), **dict(cfg.data or {}))
+    splits = load_config_splits(cfg)
     logger.debug("%s: splits %s (forget %s)", cfg.describe(), splits.sizes(), splits.forget_spec)
     recipe = cfg.recipe()
     original, gold = train_original_and_gold(
         splits, cfg.model, recipe, seed=int(cfg.seed), device=dev, cache=cfg.cache_dir,
-        model_kwargs=dict(cfg.model_kwargs or {}), force=force_train, progress=progress)
+        model_kwargs=dict(cfg.model_kwargs or {}), force=force_train, progress=progress, replace_bad=replace_bad)
     prep = Prepared(splits=splits, original=original, gold=gold, recipe=recipe, device=dev)
     _PREPARED[key] = prep
     while len(_PREPARED) > max(1, MEMO_SIZE):
@@ -334,36 +522,73 @@ def _train_info(model) -> dict:
             "cached": bool(info.get("cached", False))}
 
 
+def sanity_flags(scores: dict, original: dict, gold: dict, splits, method: str) -> list[str]:
+    """The :data:`lotus.results.FLAGS` that apply to a record: ``original_near_chance`` (the
+    original model's accuracy on its own training data, the retain set, is near chance),
+    ``gold_near_chance`` (likewise for the gold model), ``near_chance`` (the model after
+    ``method`` is near chance on the retain set) and ``nothing_to_unlearn`` (the original
+    model's Avg Gap to the gold model is below 0.01: no method can show a gap it closed).
+
+    "Near chance" is at most a tenth of the way from the majority-class rate to 1."""
+    counts = torch.bincount(splits.retain.labels, minlength=splits.num_classes)
+    chance = float(counts.max()) / max(1, int(counts.sum()))
+    limit = chance + 0.1 * (1.0 - chance)
+    flags = []
+    if original["acc_retain"] <= limit:
+        flags.append("original_near_chance")
+    if gold["acc_retain"] <= limit:
+        flags.append("gold_near_chance")
+    if method not in PSEUDO_METHODS and scores["acc_retain"] <= limit and not flags:
+        flags.append("near_chance")
+    if method != "gold" and not flags and avg_gap(original, gold) < 0.01:
+        flags.append("nothing_to_unlearn")
+    return flags
+
+
 def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = None, *, force: bool = False,
-                   progress: bool = True) -> dict:
+                   progress: bool = True, replace_bad: bool | None = None) -> dict:
     """Run one experiment and return its record (a JSON-ready dict).
 
-    If ``store`` holds a record with the same key it is returned without running anything,
-    unless ``force``. The record holds the configuration (``dataset, model, method, forget,
+    The data are loaded first (their fingerprint is part of the key). If ``store`` holds a
+    record with the same key it is returned without running anything, unless ``force``; a
+    record of the same configuration and data made by another lotus version is returned too,
+    with a warning and its ``stale`` field set ("stored by lotus X at C; rerun with --force").
+    ``force`` re-runs (replacing such a record) and retrains a corrupt checkpoint
+    (``replace_bad``, default: ``force``).
+
+    The record holds the configuration (``dataset, model, method, forget,
     seed, hparams, train_recipe, model_kwargs, data, eval``), the metrics (``acc_forget,
     acc_retain, acc_test, acc_val, mia, jsd, rf_jsd``, and ``jsd_legacy, rf_jsd_legacy`` with
     the authors' formulas), ``avg_gap`` (this run vs the gold
     model of the same seed), ``unlearn_seconds``, ``epochs``, ``history`` (per-epoch dicts,
-    e.g. LoTUS's tau and forget accuracy), ``gold`` (the gold model's gap metrics),
-    ``sizes``, provenance (``lotus_version, git_commit, device, device_name,
-    torch_version``), ``created`` and ``key``.
+    e.g. LoTUS's tau and forget accuracy), ``gold`` and ``original`` (those models' gap
+    metrics), ``flags`` (:func:`sanity_flags`), ``sizes``, the keyed context
+    (``data_fingerprint, numerics, lotus_version``), provenance (``git_commit, device,
+    device_name, torch_version, threads, host``...), ``created``, ``config_key`` and ``key``.
     """
     cfg = _as_config(cfg).validate()
-    ident = cfg.identity()
+    splits = load_config_splits(cfg)
+    ident = cfg.identity(splits)
     key = record_key(ident)
     if store is not None and not force:
         rec = store.get(key)
         if rec is not None:
             logger.debug("%s: already stored (%s), not re-run", cfg.describe(), key)
             return rec
+        rec = store.other_version(ident)
+        if rec is not None:
+            rec = dict(rec, stale=stale_note(rec))
+            warnings.warn(f"{cfg.describe()}: {rec['stale']}", stacklevel=2)
+            return rec
+    prep = prepare(cfg, progress=progress, replace_bad=force if replace_bad is None else replace_bad)
     logger.debug("%s: running (key %s)", cfg.describe(), key)
-    prep = prepare(cfg, progress=progress)
     splits, dev = prep.splits, prep.device
     eval_kwargs = dict(cfg.eval or {})
     gold_scores = prep.gold_scores(eval_kwargs)
+    original_scores = prep.original_scores(eval_kwargs)
     extra: dict = {}
     if cfg.method == "original":
-        scores = prep.score(prep.original, eval_kwargs)
+        scores = dict(original_scores)
         seconds, epochs, history = 0.0, 0, []
     elif cfg.method == "gold":
         info = getattr(prep.gold, "lotus_train_info", {}) or {}
@@ -384,16 +609,21 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
         "history": history,
         "extra": extra,
         "gold": {k: float(gold_scores[k]) for k in AVG_GAP_KEYS},
+        "original": {k: float(original_scores[k]) for k in ("acc_retain", *AVG_GAP_KEYS)},
+        "flags": sanity_flags(scores, original_scores, gold_scores, splits, cfg.method),
         "sizes": splits.sizes(),
         "forget_rule": splits.forget_rule,
         "data_source": {k: str(v) for k, v in splits.source.items()},
+        "source_fingerprint": source_fingerprint(splits),
         "train": {"original": _train_info(prep.original), "gold": _train_info(prep.gold)},
         **provenance(dev),
         "created": now_iso(),
+        "config_key": config_key(ident),
         "key": key,
     })
     if store is not None:
         store.put(record)
+        store.remove_other_versions(record)
     return record
 
 
@@ -402,11 +632,69 @@ def _group_for_reuse(cfgs: list[ExperimentConfig]) -> list[int]:
     (stable: groups in order of first appearance)."""
     order: dict[str, list[int]] = {}
     for i, c in enumerate(cfgs):
-        g = repr((str(c.dataset).lower(), sorted((c.data or {}).items()), canonical_forget(_forget_arg(c.forget)),
+        g = repr((str(c.dataset).lower(), sorted((c.data or {}).items()), _forget_text(c.forget),
                   int(c.seed), c.model, sorted((c.model_kwargs or {}).items()), sorted((c.train or {}).items()),
                   str(c.device), str(c.cache_dir)))
         order.setdefault(g, []).append(i)
     return [i for idx in order.values() for i in idx]
+
+
+#: free space required before a grid starts (a floor that catches a full disk, not an estimate)
+MIN_FREE_RESULTS = 1_000_000
+MIN_FREE_CHECKPOINTS = 16_000_000
+
+
+@dataclass
+class PlanItem:
+    """What :func:`run_grid` would do with one configuration (:func:`plan_grid`).
+
+    ``status``: ``"stored"`` (its record is reused), ``"stale"`` (a record of another lotus
+    version is reused and reported; ``--force`` re-runs it) or ``"to run"``. ``models``: for
+    a configuration to run, one ``(kind, status, epochs, path)`` per trained model it needs,
+    ``status`` being ``"cached"``, ``"to train"`` or ``"to resume"`` (a partial checkpoint
+    exists) and ``epochs`` the recipe's.
+    """
+
+    cfg: ExperimentConfig
+    key: str
+    status: str
+    record: dict | None = None
+    models: list = field(default_factory=list)
+
+
+def plan_grid(cfgs: Iterable[ExperimentConfig | dict], store: ResultsStore | None, *, force: bool = False
+              ) -> list[PlanItem]:
+    """Validate every configuration, load its data and say what :func:`run_grid` would do with it
+    (:class:`PlanItem`), in the given order, without training or running anything."""
+    cfgs = [_as_config(c).validate() for c in cfgs]
+    plan = []
+    for cfg in cfgs:
+        splits = load_config_splits(cfg)
+        ident = cfg.identity(splits)
+        key = record_key(ident)
+        status, rec = "to run", None
+        if store is not None and not force:
+            rec = store.get(key)
+            if rec is not None:
+                status = "stored"
+            else:
+                rec = store.other_version(ident)
+                if rec is not None:
+                    status, rec = "stale", dict(rec, stale=stale_note(rec))
+        item = PlanItem(cfg, key, status, rec)
+        if status == "to run":
+            recipe = cfg.recipe()
+            for kind in ("original", "gold"):
+                if cfg.cache_dir is False:
+                    item.models.append((kind, "to train", recipe.epochs, None))
+                    continue
+                path, _ = checkpoint_path(kind, splits, cfg.model, recipe, seed=int(cfg.seed), cache=cfg.cache_dir,
+                                          model_kwargs=dict(cfg.model_kwargs or {}))
+                partial = path.with_name(path.name + PARTIAL_SUFFIX)
+                state = "cached" if path.exists() else ("to resume" if partial.exists() else "to train")
+                item.models.append((kind, state, recipe.epochs, path))
+        plan.append(item)
+    return plan
 
 
 def run_grid(cfgs: Iterable[ExperimentConfig | dict], store: ResultsStore | None, *, force: bool = False,
@@ -415,35 +703,52 @@ def run_grid(cfgs: Iterable[ExperimentConfig | dict], store: ResultsStore | None
     :class:`pandas.DataFrame` in the given order.
 
     Finished records are written to ``store`` one by one, so an interrupted grid resumes:
-    run it again and the stored configurations are skipped (unless ``force``). All
-    configurations are validated before the first one runs. ``on_error="skip"`` warns about
-    a failing configuration and goes on (its record is absent); ``"raise"`` (default) stops.
+    run it again and the stored configurations are skipped (unless ``force``). Before the
+    first one runs, every configuration is validated and its data loaded
+    (:func:`plan_grid`), and the results folder and the checkpoint cache are checked to be
+    writable when something is to be written there. ``on_error="skip"`` warns about a failing
+    configuration and goes on (its record is absent; ``df.attrs["failed"]`` lists
+    ``(description, message)`` pairs); ``"raise"`` (default) stops. Records of another lotus
+    version are reused with a warning; the frame's ``stale`` column says so.
     """
     from tqdm import tqdm
 
     if on_error not in ("raise", "skip"):
         raise LotusError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    cfgs = [_as_config(c).validate() for c in cfgs]
+    cfgs = [_as_config(c) for c in cfgs]
+    plan = plan_grid(cfgs, store, force=force)
+    todo = [p for p in plan if p.status == "to run"]
+    for root in dict.fromkeys(p.models[0][3].parent for p in todo
+                              if p.models and p.models[0][3] is not None and any(m[1] != "cached" for m in p.models)):
+        check_writable(root, "checkpoint cache", min_free=MIN_FREE_CHECKPOINTS)
+    if todo and store is not None:
+        check_writable(store.root, "results folder", min_free=MIN_FREE_RESULTS)
     records: dict[int, dict] = {}
+    failed: list[tuple[str, str]] = []
     skipped = 0
-    bar = tqdm(_group_for_reuse(cfgs), desc="experiments", disable=not progress, unit="run")
-    for i in bar:
-        cfg = cfgs[i]
-        bar.set_postfix_str(cfg.describe(), refresh=False)
-        stored = store.get(cfg) if store is not None and not force else None
-        if stored is not None:
-            records[i] = stored
+    for i, item in enumerate(plan):
+        if item.status != "to run":
+            records[i] = item.record
             skipped += 1
-            continue
+            if item.status == "stale":
+                warnings.warn(f"{item.cfg.describe()}: {item.record['stale']}", stacklevel=2)
+    order = [i for i in _group_for_reuse([p.cfg for p in plan]) if plan[i].status == "to run"]
+    bar = tqdm(order, desc="experiments", disable=not progress or not order, unit="run")
+    for i in bar:
+        cfg = plan[i].cfg
+        bar.set_postfix_str(cfg.describe(), refresh=False)
         try:
-            records[i] = run_experiment(cfg, store, force=force, progress=progress)
+            records[i] = run_experiment(cfg, store, force=True, progress=progress, replace_bad=force)
         except Exception as exc:
             if on_error == "raise":
                 raise
+            failed.append((cfg.describe(), f"{type(exc).__name__}: {exc}" if not isinstance(exc, LotusError) else str(exc)))
             warnings.warn(f"{cfg.describe()} failed: {type(exc).__name__}: {exc}", stacklevel=2)
     bar.close()
     df = records_to_frame(records[i] for i in sorted(records))
     df.attrs["skipped"] = skipped
+    df.attrs["failed"] = failed
+    df.attrs["stale"] = [p.cfg.describe() for p in plan if p.status == "stale"]
     return df
 
 
@@ -511,8 +816,10 @@ def _check_hparams_settings(settings: dict, methods: Sequence[str]) -> None:
     shared = set(settings.get("unlearn") or {})
     if not sharing or not shared:
         return
+    # a name some method has is a budget for the methods that have it (SSD has no epochs), not a typo
+    everyone = [m for m in list_methods() if get_method(m).shares_budget]
     valid = set().union(*(get_method(m).default_hparams(settings.get("model"), settings.get("dataset"))
-                          for m in sharing))
+                          for m in everyone))
     unknown = sorted(shared - valid)
     if unknown:
         who = f"method {sharing[0]!r}" if len(sharing) == 1 else f"methods {', '.join(sharing)}"

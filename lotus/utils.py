@@ -21,8 +21,15 @@ def _package_version() -> str:
 
     try:
         return version("lotus-unlearning")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "0+unknown"
+    except PackageNotFoundError:  # run from a source tree that was never installed (e.g. PYTHONPATH)
+        import re
+
+        try:
+            text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+        except OSError:
+            return "0+unknown"
+        m = re.search(r'^version\s*=\s*"([^"]+)"', text, flags=re.MULTILINE)
+        return m.group(1) if m else "0+unknown"
 
 
 #: the version of the package (``lotus.__version__``), read from the installed metadata
@@ -67,18 +74,98 @@ def make_generator(seed: int, *salt: Any) -> torch.Generator:
     return g
 
 
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/"auto" -> CUDA if available, else MPS, else CPU."""
+    """``None``/"auto" -> CUDA if available, else MPS, else CPU.
+
+    A device this machine does not have (``"cuda"`` without CUDA, ``"cuda:3"`` with one GPU,
+    ``"mps"`` off Apple silicon) or a name torch does not know is a :class:`LotusError`
+    naming the devices that exist."""
     if device is None or device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise LotusError(f"device {device!r} requested but CUDA is not available")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise LotusError(f"unknown device {device!r}; valid here: {', '.join(available_devices())}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise LotusError(f"device {device!r} requested but CUDA is not available; valid here: "
+                             f"{', '.join(available_devices())}")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise LotusError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} "
+                             f"CUDA device(s); valid here: {', '.join(available_devices())}")
+    elif dev.type == "mps" and not _mps_available():
+        raise LotusError(f"device {device!r} requested but MPS is not available; valid here: "
+                         f"{', '.join(available_devices())}")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise LotusError(f"device {device!r} is not supported; valid here: {', '.join(available_devices())}")
     return dev
+
+
+def available_devices() -> list[str]:
+    """The device names :func:`resolve_device` accepts on this machine (``auto`` included)."""
+    out = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        out += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if _mps_available():
+        out.append("mps")
+    return out
+
+
+def numerics() -> dict:
+    """The global numeric settings that can change results, as plain data (part of every
+    record's and checkpoint's key): the default dtype, deterministic algorithms, cuDNN's
+    deterministic / benchmark switches, TF32 use and float32 matmul precision. (Mixed
+    precision, ``amp``, is a setting of each recipe / method / evaluation and keyed there.)"""
+    return {
+        "default_dtype": str(torch.get_default_dtype()),
+        "deterministic_algorithms": bool(torch.are_deterministic_algorithms_enabled()),
+        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+        "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+    }
+
+
+def check_writable(folder: str | os.PathLike, what: str = "output folder", min_free: int = 0) -> Path:
+    """Make sure ``folder`` exists (created with its parents) and a file can be written in it.
+
+    Called before any long work, so that a read-only folder, a file in the way, a missing
+    permission or a disk with less than ``min_free`` bytes free is a :class:`LotusError`
+    naming the folder at once, not an ``OSError`` after the training. Returns the folder as a
+    :class:`~pathlib.Path`."""
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise LotusError(f"{what} {folder} is a file, not a folder; choose another path")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise LotusError(f"{what} {folder}: a file is in the way of the folder; choose another path") from None
+    except OSError as exc:
+        raise LotusError(f"cannot create the {what} {folder}: {exc.strerror or exc}") from None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".lotus-write-test.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise LotusError(f"the {what} {folder} is not writable ({exc.strerror or exc}); fix its permissions "
+                         "or choose another folder") from None
+    if min_free:
+        import shutil
+
+        free = shutil.disk_usage(folder).free
+        if free < min_free:
+            raise LotusError(f"the disk of the {what} {folder} is full ({free / 1e6:.1f} MB free, at least "
+                             f"{min_free / 1e6:.0f} MB needed); free some space or choose another folder")
+    return folder
 
 
 def autocast(device: torch.device | str, enabled: bool):

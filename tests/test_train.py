@@ -91,7 +91,7 @@ def test_short_training_beats_chance(tmp_path):
 def test_original_trains_on_forget_and_retain_gold_on_retain(small, tmp_path, monkeypatch):
     seen = {}
 
-    def fake_train(model, train, val, recipe, *, device, seed, desc, progress):
+    def fake_train(model, train, val, recipe, *, device, seed, desc, progress, **resume):
         seen[desc.split()[0]] = (len(train), val)
         return model.eval(), [{"epoch": 0}]
 

@@ -130,10 +130,19 @@ class Chapter:
             **changes) -> pd.DataFrame:
         """Every configuration of the chapter through :func:`lotus.experiment.run_grid`: stored
         records are reused (unless the setting ``force``), new ones are stored. The methods
-        ``always`` are added to the chapter's (the tables compare with them)."""
+        ``always`` are added to the chapter's (the tables compare with them).
+
+        Records made by another lotus version are reused but reported: a note printed in the
+        chapter's output, a warning, and their ``stale`` column says where they come from."""
         methods = benchmark_methods(self.settings["methods"] if methods is None else methods, always=always)
         cfgs = self.configs(methods=methods, seeds=seeds, forget=forget, **changes)
-        return run_grid(cfgs, self.store, progress=False, force=bool(self.settings.get("force")))
+        records = run_grid(cfgs, self.store, progress=False, force=bool(self.settings.get("force")))
+        stale = records.attrs.get("stale") or []
+        if stale:
+            example = next(v for v in records["stale"] if isinstance(v, str) and v)
+            print(f"Note: {len(stale)} of these {len(records)} results were made by another lotus version and are "
+                  f"shown as stored ({example}); with the setting force: true they are recomputed.")
+        return records
 
     # -- what the chapter shows ---------------------------------------------------------
 

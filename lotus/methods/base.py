@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+from numbers import Integral, Real
 from typing import Callable
 
 import torch
@@ -21,6 +23,9 @@ __all__ = [
     "UnlearnReport",
     "train_epoch_ce",
     "soft_cross_entropy",
+    "HParamRule",
+    "HPARAM_RULES",
+    "validate_hparams",
 ]
 
 
@@ -61,6 +66,9 @@ class UnlearningMethod:
     #: whether a profile's shared unlearning budget (``unlearn: {epochs: ...}``) applies; the
     #: ``retrain`` method, whose epochs are a training recipe's, sets this to False
     shares_budget: bool = True
+    #: the method's own :class:`HParamRule` per hyper-parameter name, where it differs from the
+    #: shared :data:`HPARAM_RULES` (e.g. LoTUS's ``alpha``); read by :func:`validate_hparams`
+    hparam_rules: dict = {}
 
     def default_hparams(self, model_name: str | None = None, dataset: str | None = None) -> dict:
         raise NotImplementedError
@@ -154,13 +162,151 @@ def freeze(model: nn.Module) -> nn.Module:
 
 
 def check_hparams(method: str, defaults: dict, given: dict) -> dict:
-    """Merge ``given`` over ``defaults``; unknown names are an error listing the valid ones."""
+    """Merge ``given`` over ``defaults``; unknown names are an error listing the valid ones,
+    and every value is checked (:func:`validate_hparams`) before any work starts."""
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise LotusError(f"unknown hyper-parameter(s) {unknown} for method {method!r}; valid: {', '.join(sorted(defaults))}")
     merged = dict(defaults)
     merged.update(given)
-    return merged
+    return validate_hparams(method, merged)
+
+
+@dataclass(frozen=True)
+class HParamRule:
+    """What values a hyper-parameter takes.
+
+    ``kind``: ``"int"`` (not a bool, not a float), ``"float"`` (any finite real number),
+    ``"bool"`` or ``"choice"`` (one of ``choices``). ``low``/``high``: bounds, inclusive unless
+    ``low_open``/``high_open``; ``none_ok``: ``None`` is allowed (e.g. "automatic");
+    ``why``: a reason appended to the error message.
+    """
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    none_ok: bool = False
+    choices: tuple = ()
+    why: str = ""
+
+    def describe(self) -> str:
+        if self.kind == "bool":
+            text = "true or false"
+        elif self.kind == "choice":
+            text = "one of " + ", ".join(map(str, self.choices))
+        else:
+            text = "an integer" if self.kind == "int" else "a finite number"
+            if self.low is not None and self.high is not None:
+                text += f" in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            elif self.low is not None:
+                text += f" {'>' if self.low_open else '>='} {self.low:g}"
+            elif self.high is not None:
+                text += f" {'<' if self.high_open else '<='} {self.high:g}"
+        return text + (" or null" if self.none_ok else "")
+
+    def ok(self, value) -> bool:
+        if value is None:
+            return self.none_ok
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind == "choice":
+            return isinstance(value, str) and value in self.choices
+        if isinstance(value, bool) or not isinstance(value, Integral if self.kind == "int" else Real):
+            return False
+        v = float(value)
+        if not math.isfinite(v):
+            return False
+        if self.low is not None and (v <= self.low if self.low_open else v < self.low):
+            return False
+        if self.high is not None and (v >= self.high if self.high_open else v > self.high):
+            return False
+        return True
+
+
+def _num(low=None, high=None, *, kind="float", lo_open=False, hi_open=False, none_ok=False, why="") -> HParamRule:
+    return HParamRule(kind, low, high, lo_open, hi_open, none_ok, (), why)
+
+
+#: the rule of every hyper-parameter name the built-in methods use (a method's own
+#: ``hparam_rules`` take precedence); a name without a rule must still be plain and finite
+HPARAM_RULES: dict[str, HParamRule] = {
+    "epochs": _num(1, kind="int", why="0 epochs would store the untouched original as a result"),
+    "batch_size": _num(1, kind="int"),
+    "forget_batch_size": _num(1, kind="int"),
+    "eval_batch_size": _num(1, kind="int"),
+    "msteps": _num(0, kind="int", none_ok=True),
+    "lr": _num(0, lo_open=True),
+    "noise_lr": _num(0, lo_open=True),
+    "momentum": _num(0, 1, hi_open=True),
+    "weight_decay": _num(0),
+    "temperature": _num(0, lo_open=True, why="the targets divide the logits by it"),
+    "retain_fraction": _num(0, 1, lo_open=True),
+    "mask_ratio": _num(0, 1, lo_open=True),
+    "alpha": _num(0),
+    "gamma": _num(0),
+    "lam": _num(0, lo_open=True),
+    "noise_lambda": _num(0),
+    "noise_steps": _num(1, kind="int"),
+    "samples_per_class": _num(1, kind="int"),
+    "stop_tolerance": _num(0),
+    "round_acc": _num(0, 12, kind="int", none_ok=True),
+    "amp": HParamRule("bool"),
+    "augment": HParamRule("bool"),
+    "mask_repair": HParamRule("bool"),
+    "channels_last": HParamRule("bool"),
+    "class_unlearning": HParamRule("bool", none_ok=True),
+    "targets": HParamRule("choice", choices=("gumbel", "softmax")),
+    "stop_rule": HParamRule("choice", choices=("paper", "authors", "best")),
+    # the retrain method's hyper-parameters are a training recipe
+    "optimizer": HParamRule("choice", choices=("sgd", "adam", "adamw")),
+    "scheduler": HParamRule("choice", choices=("warmup_linear", "cosine", "none")),
+    "warmup_epochs": _num(0, kind="int"),
+    "patience": _num(1, kind="int", none_ok=True),
+}
+
+
+def _plain_finite(value) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_plain_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_plain_finite(v) for v in value.values())
+    return True
+
+
+def validate_hparams(method: str, hp: dict) -> dict:
+    """Check every value of the merged hyper-parameters ``hp`` of ``method`` against its
+    rule (the method's ``hparam_rules``, else :data:`HPARAM_RULES`); return ``hp``.
+
+    A wrong type (``alpha="two"``, ``epochs=2.7``), a value out of range (``epochs=0``,
+    ``lr=-1``, ``momentum=5``, ``temperature=0``) or a NaN / infinity is a
+    :class:`LotusError` naming the method, the hyper-parameter, the value and what it takes,
+    raised before anything is trained.
+    """
+    impl = _REGISTRY.get(method)
+    own = dict(getattr(impl, "hparam_rules", {}) or {})
+    for name, value in hp.items():
+        rule = own.get(name, HPARAM_RULES.get(name))
+        if rule is None:
+            if not _plain_finite(value):
+                raise LotusError(f"{method} {name} must be finite, got {value!r}")
+            continue
+        if not rule.ok(value):
+            hint = ""
+            if isinstance(value, str):
+                try:
+                    float(value)
+                    hint = " (a number was read as text: in YAML write 1.0e-3, not 1e-3)"
+                except ValueError:
+                    pass
+            right_type = (isinstance(value, Real) and not isinstance(value, bool)
+                          and (rule.kind != "int" or isinstance(value, Integral)))
+            why = f"; {rule.why}" if rule.why and right_type else ""  # the reason speaks of the range
+            raise LotusError(f"{method} {name} must be {rule.describe()}, got {value!r}{hint}{why}")
+    return hp
 
 
 # ---------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from ..models import model_family
 from ..train import make_optimizer
 from ..utils import LotusError, autocast, check_finite, make_generator, synchronize
 from .base import (
+    HParamRule,
     UnlearningMethod,
     family_defaults,
     register_method,
@@ -221,6 +222,8 @@ class LotusMethod(UnlearningMethod):
     name = "lotus"
     label = "LoTUS"
     summary = "LoTUS: distillation with Gumbel-Softmax targets at a dynamic temperature (Spartalis et al., 2025)"
+    hparam_rules = {"alpha": HParamRule("float", 0, 100, low_open=True, none_ok=True,
+                                        why="tau_d = exp(alpha * dAcc) overflows far above; the paper uses 2 to 32")}
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:
         vit = model_family(model_name) == "vit"

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from ..train import make_optimizer
 from ..utils import LotusError, check_finite, make_generator
-from .base import UnlearningMethod, cycle_batches, family_defaults, forward_logits, register_method
+from .base import HParamRule, UnlearningMethod, cycle_batches, family_defaults, forward_logits, register_method
 
 
 @register_method
@@ -23,6 +23,7 @@ class NegGradPlus(UnlearningMethod):
     label = "NegGrad+"
     summary = "alpha * CE(retain) - (1 - alpha) * CE(forget), descent + ascent"
     needs_original = False
+    hparam_rules = {"alpha": HParamRule("float", 0, 1)}
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:
         return {**family_defaults(model_name), "alpha": 0.99, "lr": 1e-3, "momentum": 0.9,

@@ -144,6 +144,7 @@ class SalUnLotus(UnlearningMethod):
     name = "salun_lotus"
     label = "SalUn (LoTUS loss)"
     summary = "the LoTUS loss restricted to SalUn's saliency mask"
+    hparam_rules = LotusMethod.hparam_rules
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:
         return {**LotusMethod().default_hparams(model_name, dataset), "mask_ratio": 0.1}

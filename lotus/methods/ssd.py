@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ..data import ImageSplit, UnlearningSplits
 from ..utils import LotusError, check_finite, make_generator
-from .base import UnlearningMethod, family_defaults, forward_logits, register_method
+from .base import HParamRule, UnlearningMethod, family_defaults, forward_logits, register_method
 
 
 def squared_grad_sums(model: nn.Module, split: ImageSplit, *, batch_size: int, device, amp: bool = False,
@@ -93,6 +93,7 @@ class SSD(UnlearningMethod):
     label = "SSD"
     summary = "one-shot dampening of parameters far more important to the forget set"
     needs_original = False
+    hparam_rules = {"alpha": HParamRule("float", 0, low_open=True)}
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:
         return {"batch_size": family_defaults(model_name)["batch_size"], "alpha": 10.0, "lam": 1.0, "amp": False}

@@ -46,7 +46,8 @@ from pathlib import Path
 
 from ..utils import LotusError, read_yaml_mapping
 
-__all__ = ["SETTINGS", "PROFILE_DIR", "list_profiles", "load_profile", "resolve", "chapter_parameters"]
+__all__ = ["SETTINGS", "PROFILE_DIR", "list_profiles", "load_profile", "resolve", "chapter_parameters",
+           "check_settings"]
 
 PROFILE_DIR = Path(__file__).resolve().parent
 
@@ -179,4 +180,51 @@ def resolve(profile: str | os.PathLike | dict | None = None, chapter: str | None
     if unknown:
         where = f" of chapter {chapter!r}" if chapter else ""
         raise LotusError(f"unknown setting(s) {unknown}{where}; valid: {', '.join(sorted(valid))}")
-    return _merge(settings, overrides)
+    return check_settings(_merge(settings, overrides), where=(prof or {}).get("path") or "settings")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_settings(settings: dict, where: str = "settings") -> dict:
+    """Check the types of resolved settings (:data:`SETTINGS`) and return them.
+
+    Names (data set, model, methods) and values (hyper-parameters, the recipe, the device)
+    are checked when the configurations are built (:meth:`lotus.experiment.ExperimentConfig.validate`);
+    here each setting must have the right shape: ``seeds`` integers >= 0, ``methods`` a name
+    or a list of names, the option settings mappings, ``force`` true/false, folders text.
+    A :class:`LotusError` names the setting, the value and ``where`` (the profile file).
+    """
+    def bad(name, want):
+        return LotusError(f"{where}: setting {name} must be {want}, got {settings[name]!r}")
+
+    for name in ("dataset", "model"):
+        if not isinstance(settings.get(name), str) or not settings[name].strip():
+            raise bad(name, "a name")
+    for name in ("data", "model_kwargs", "train", "unlearn", "hparams", "eval"):
+        if settings.get(name) is None:
+            settings[name] = {}
+        if not isinstance(settings[name], dict):
+            raise bad(name, "a mapping (key: value)")
+    for method, hp in settings["hparams"].items():
+        if not isinstance(hp or {}, dict):
+            raise LotusError(f"{where}: hparams of {method!r} must be a mapping (name: value), got {hp!r}")
+    seeds = settings.get("seeds")
+    seed_list = seeds if isinstance(seeds, (list, tuple)) else [seeds]
+    if not seed_list or not all(_is_int(s) and s >= 0 for s in seed_list):
+        raise bad("seeds", "an integer >= 0 or a list of them (e.g. [0, 1, 2])")
+    methods = settings.get("methods")
+    if not (isinstance(methods, str) or (isinstance(methods, (list, tuple)) and methods
+                                         and all(isinstance(m, str) for m in methods))):
+        raise bad("methods", "a method name, a list of names, or all")
+    forget = settings.get("forget")
+    forgets = forget if isinstance(forget, (list, tuple)) else [forget]
+    if not forgets or not all(isinstance(f, (str, float, int)) and not isinstance(f, bool) for f in forgets):
+        raise bad("forget", "a forget spec (0.1, count:5, class:cat) or a list of them")
+    for name in ("data_root", "results_dir", "cache_dir", "device"):
+        if settings.get(name) is not None and not isinstance(settings[name], (str, os.PathLike)):
+            raise bad(name, "text (or null)")
+    if not isinstance(settings.get("force"), bool):
+        raise bad("force", "true or false")
+    return settings
