@@ -16,6 +16,7 @@ chapters' extra results folders) are taken relative to the project folder: ``$LO
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -132,16 +133,17 @@ class Chapter:
         records are reused (unless the setting ``force``), new ones are stored. The methods
         ``always`` are added to the chapter's (the tables compare with them).
 
-        Records made by another lotus version are reused but reported: a note printed in the
-        chapter's output, a warning, and their ``stale`` column says where they come from."""
+        Records made by another lotus version are reused but reported: a warning in the
+        chapter's output (one per record and one summing up), and their ``stale`` column says where they come from."""
         methods = benchmark_methods(self.settings["methods"] if methods is None else methods, always=always)
         cfgs = self.configs(methods=methods, seeds=seeds, forget=forget, **changes)
         records = run_grid(cfgs, self.store, progress=False, force=bool(self.settings.get("force")))
         stale = records.attrs.get("stale") or []
         if stale:
             example = next(v for v in records["stale"] if isinstance(v, str) and v)
-            print(f"Note: {len(stale)} of these {len(records)} results were made by another lotus version and are "
-                  f"shown as stored ({example}); with the setting force: true they are recomputed.")
+            warnings.warn(f"{len(stale)} of these {len(records)} results were made by another lotus version and "
+                          f"are shown as stored ({example}); with the setting force: true they are recomputed.",
+                          stacklevel=2)
         return records
 
     # -- what the chapter shows ---------------------------------------------------------
