@@ -143,4 +143,4 @@ def test_progress_bar_only_when_stderr_is_a_terminal(chapters, fake_papermill, m
     assert fake_papermill[-1] == ("01_ok", False)
     err = sys.stderr.getvalue()  # only warnings (the tiny profile's chapters are not in this repo)
     assert "running" not in err and "chapter times" not in err
-    assert all(line.startswith("warning: ") for line in err.splitlines())
+    assert all(line.startswith("lotus book: warning: ") for line in err.splitlines())
