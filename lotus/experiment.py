@@ -43,7 +43,7 @@ import torch
 from .data import canonical_forget, list_datasets, load_splits
 from .methods import get_method, list_methods, unlearn
 from .methods.base import check_hparams
-from .metrics import AVG_GAP_KEYS, avg_gap, evaluate
+from .metrics import AVG_GAP_KEYS, avg_gap, evaluate, uses_channels_last
 from .models import list_models
 from .results import ResultsStore, now_iso, provenance, record_key, records_to_frame
 from .train import TrainRecipe, paper_recipe, train_original_and_gold
@@ -72,7 +72,7 @@ PSEUDO_METHODS = ("original", "gold")
 #: load_splits kwargs that only say where/how to read the data (not part of a record's key)
 _DATA_LOCATION_KEYS = ("root", "download", "num_workers", "in_memory")
 
-_EVAL_KEYS = ("batch_size", "amp", "legacy", "rf_jsd_reference")
+_EVAL_KEYS = ("batch_size", "amp", "legacy", "rf_jsd_reference", "channels_last")
 
 
 def all_methods() -> list[str]:
@@ -341,7 +341,9 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
     the authors' formulas), ``avg_gap`` (this run vs the gold
     model of the same seed), ``unlearn_seconds``, ``epochs``, ``history`` (per-epoch dicts,
     e.g. LoTUS's tau and forget accuracy), ``gold`` (the gold model's gap metrics),
-    ``sizes``, provenance (``lotus_version, git_commit, device, device_name,
+    ``sizes``, ``speed`` (the speed options used: unlearning ``channels_last, amp,
+    teacher_cache``, ``threads``, and the evaluation's ``eval_channels_last, eval_amp,
+    eval_batch_size``), provenance (``lotus_version, git_commit, device, device_name,
     torch_version``), ``created`` and ``key``.
     """
     cfg = _as_config(cfg).validate()
@@ -356,6 +358,7 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
     eval_kwargs = dict(cfg.eval or {})
     gold_scores = prep.gold_scores(eval_kwargs)
     extra: dict = {}
+    speed: dict = {"channels_last": None, "amp": None, "teacher_cache": None, "threads": torch.get_num_threads()}
     if cfg.method == "original":
         scores = prep.score(prep.original, eval_kwargs)
         seconds, epochs, history = 0.0, 0, []
@@ -367,7 +370,8 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
         model, report = unlearn(prep.original, splits, cfg.method, device=dev, seed=int(cfg.seed),
                                 model_name=cfg.model, **dict(cfg.hparams or {}))
         scores = prep.score(model, eval_kwargs)
-        seconds, epochs, history, extra = report.seconds, report.epochs, report.history, report.extra
+        seconds, epochs, history, extra = report.seconds, report.epochs, report.history, dict(report.extra)
+        speed.update(extra.pop("speed", {}))
         del model
     record = dict(ident)
     record.update({k: float(v) for k, v in scores.items()})
@@ -379,6 +383,7 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
         "extra": extra,
         "gold": {k: float(gold_scores[k]) for k in AVG_GAP_KEYS},
         "sizes": splits.sizes(),
+        "speed": {**speed, **eval_speed(prep.original, eval_kwargs)},
         "forget_rule": splits.forget_rule,
         "data_source": {k: str(v) for k, v in splits.source.items()},
         "train": {"original": _train_info(prep.original), "gold": _train_info(prep.gold)},
@@ -389,6 +394,13 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
     if store is not None:
         store.put(record)
     return record
+
+
+def eval_speed(model, eval_kwargs: dict) -> dict:
+    """The speed options :func:`lotus.evaluate` runs ``model`` with under ``eval_kwargs``
+    (``eval_channels_last`` resolved, ``eval_amp``, ``eval_batch_size``), for a record's ``speed``."""
+    return {"eval_channels_last": uses_channels_last(model, eval_kwargs.get("channels_last")),
+            "eval_amp": bool(eval_kwargs.get("amp", False)), "eval_batch_size": int(eval_kwargs.get("batch_size", 512))}
 
 
 def _group_for_reuse(cfgs: list[ExperimentConfig]) -> list[int]:
