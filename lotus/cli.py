@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import bench
 from .book import BookError, list_notebooks, run_book
 from .data import list_datasets
 from .experiment import PSEUDO_METHODS, benchmark_methods, configs_from_settings, prepare, run_grid
@@ -36,6 +37,7 @@ _EPILOG = textwrap.dedent(
       lotus train --profile tiny --seeds 0 1      # only train/cache the original and gold models
       lotus book --profile tiny                   # execute the notebooks and build the book
       lotus book --list
+      lotus bench --quick --profile tiny          # how fast: the speed suite, a table and a JSON
 
     Results are JSON records under --results (default results/runs), one per (data set, model,
     method, forget set, seed, hyper-parameters, recipe); a run that already has a record is
@@ -227,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repo", metavar="DIR", help="project folder holding notebooks/ (default: the current folder)")
     p.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")
     p.set_defaults(func=cmd_book)
+
+    p = sub.add_parser("bench", help="measure speed: method overhead, evaluation, cost growth, speed options",
+                       description=bench.DESCRIPTION,
+                       epilog=bench.EPILOG, formatter_class=_Formatter)
+    bench.add_arguments(p)
+    p.set_defaults(func=bench.cmd_bench)
 
     p = sub.add_parser("list", help="list data sets, models, unlearning methods and profiles",
                        formatter_class=_Formatter)
