@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import bench
 from .book import BookError, list_notebooks, run_book
 from .book.runner import PROJECT_ENV, find_repo
 from .data import decode_cache_entries, list_datasets, remove_decode_cache
@@ -54,6 +55,7 @@ _EPILOG = textwrap.dedent(
       lotus -v run --profile tiny --method lotus  # with debug messages; -q: only warnings and errors
       lotus report --format markdown              # tables of the stored results
       lotus cache                                 # what the cache holds; `lotus cache clean`
+      lotus bench --quick --profile tiny          # how fast: the speed suite, a table and a JSON
 
     Results are JSON records under --results (default: the profile's results_dir, taken
     relative to the project folder, i.e. the checkout you are in, else under $LOTUS_CACHE), one
@@ -268,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3)")
     _add_verbosity(p, sub=True)
     p.set_defaults(func=cmd_book)
+
+    p = sub.add_parser("bench", help="measure speed: method overhead, evaluation, cost growth, speed options",
+                       description=bench.DESCRIPTION,
+                       epilog=bench.EPILOG, formatter_class=_Formatter)
+    bench.add_arguments(p)
+    p.set_defaults(func=bench.cmd_bench)
 
     p = sub.add_parser("list", help="list data sets, models, unlearning methods and profiles",
                        formatter_class=_Formatter)

@@ -63,7 +63,7 @@ import torch
 from .data import canonical_forget, list_datasets, load_splits
 from .methods import get_method, list_methods, unlearn
 from .methods.base import check_hparams
-from .metrics import AVG_GAP_KEYS, avg_gap, evaluate
+from .metrics import AVG_GAP_KEYS, avg_gap, evaluate, uses_channels_last
 from .models import list_models, model_info
 from .results import (
     ResultsStore,
@@ -116,7 +116,7 @@ PSEUDO_METHODS = ("original", "gold")
 #: load_splits kwargs that only say where/how to read the data (not part of a record's key)
 _DATA_LOCATION_KEYS = ("root", "download", "num_workers", "in_memory")
 
-_EVAL_KEYS = ("batch_size", "amp", "legacy", "rf_jsd_reference")
+_EVAL_KEYS = ("batch_size", "amp", "legacy", "rf_jsd_reference", "channels_last")
 
 
 def all_methods() -> list[str]:
@@ -562,7 +562,9 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
     the authors' formulas), ``avg_gap`` (this run vs the gold
     model of the same seed), ``unlearn_seconds``, ``epochs``, ``history`` (per-epoch dicts,
     e.g. LoTUS's tau and forget accuracy), ``gold`` and ``original`` (those models' gap
-    metrics), ``flags`` (:func:`sanity_flags`), ``sizes``, the keyed context
+    metrics), ``flags`` (:func:`sanity_flags`), ``sizes``, ``speed`` (the speed options used: unlearning ``channels_last, amp,
+    teacher_cache``, ``threads``, and the evaluation's ``eval_channels_last, eval_amp,
+    eval_batch_size``), the keyed context
     (``data_fingerprint, numerics, lotus_version``), provenance (``git_commit, device,
     device_name, torch_version, threads, host``...), ``created``, ``config_key`` and ``key``.
     """
@@ -587,6 +589,7 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
     gold_scores = prep.gold_scores(eval_kwargs)
     original_scores = prep.original_scores(eval_kwargs)
     extra: dict = {}
+    speed: dict = {"channels_last": None, "amp": None, "teacher_cache": None, "threads": torch.get_num_threads()}
     if cfg.method == "original":
         scores = dict(original_scores)
         seconds, epochs, history = 0.0, 0, []
@@ -598,7 +601,8 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
         model, report = unlearn(prep.original, splits, cfg.method, device=dev, seed=int(cfg.seed),
                                 model_name=cfg.model, **dict(cfg.hparams or {}))
         scores = prep.score(model, eval_kwargs)
-        seconds, epochs, history, extra = report.seconds, report.epochs, report.history, report.extra
+        seconds, epochs, history, extra = report.seconds, report.epochs, report.history, dict(report.extra)
+        speed.update(extra.pop("speed", {}))
         del model
     record = dict(ident)
     record.update({k: float(v) for k, v in scores.items()})
@@ -612,6 +616,7 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
         "original": {k: float(original_scores[k]) for k in ("acc_retain", *AVG_GAP_KEYS)},
         "flags": sanity_flags(scores, original_scores, gold_scores, splits, cfg.method),
         "sizes": splits.sizes(),
+        "speed": {**speed, **eval_speed(prep.original, eval_kwargs)},
         "forget_rule": splits.forget_rule,
         "data_source": {k: str(v) for k, v in splits.source.items()},
         "source_fingerprint": source_fingerprint(splits),
@@ -625,6 +630,13 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
         store.put(record)
         store.remove_other_versions(record)
     return record
+
+
+def eval_speed(model, eval_kwargs: dict) -> dict:
+    """The speed options :func:`lotus.evaluate` runs ``model`` with under ``eval_kwargs``
+    (``eval_channels_last`` resolved, ``eval_amp``, ``eval_batch_size``), for a record's ``speed``."""
+    return {"eval_channels_last": uses_channels_last(model, eval_kwargs.get("channels_last")),
+            "eval_amp": bool(eval_kwargs.get("amp", False)), "eval_batch_size": int(eval_kwargs.get("batch_size", 512))}
 
 
 def _group_for_reuse(cfgs: list[ExperimentConfig]) -> list[int]:

@@ -11,6 +11,7 @@ import copy
 import logging
 import time
 
+import torch
 import torch.nn as nn
 
 from ..data import UnlearningSplits
@@ -18,11 +19,27 @@ from ..utils import LotusError, resolve_device, seed_everything, synchronize, to
 
 # the built-in methods register themselves on import
 from . import bad_teacher, finetune, lotus, neggrad_plus, random_labeling, retrain, salun, scrub, ssd, unsir  # noqa: F401
-from .base import UnlearningMethod, UnlearnReport, check_hparams, freeze, get_method, list_methods, register_method
+from .base import (
+    UnlearningMethod,
+    UnlearnReport,
+    check_hparams,
+    freeze,
+    get_method,
+    list_methods,
+    register_method,
+    resolve_speed_options,
+    to_memory_format,
+)
 
 __all__ = ["unlearn", "list_methods", "get_method", "register_method", "UnlearnReport", "UnlearningMethod"]
 
 logger = logging.getLogger(__name__)
+
+
+def _warm_imports() -> None:
+    """Import what the first optimizer of a process imports lazily (``torch._dynamo``: seconds),
+    so that this one-time cost of the process is not counted as the first run's unlearning time."""
+    import torch._dynamo  # noqa: F401
 
 
 def unlearn(
@@ -52,11 +69,17 @@ def unlearn(
         ``augment`` (training augmentation during unlearning) defaults to what the original
         model was trained with when that is known (models from :mod:`lotus.train`).
 
+        Speed options (every method has ``amp``, bf16 autocast, default off; most have
+        ``channels_last``, ``None`` = auto: NHWC for the registered CNNs; the distillation
+        methods have ``teacher_cache``, ``None`` = auto: the teacher's outputs computed once
+        when ``augment`` is off) change how fast, not what is computed; ``report.extra["speed"]``
+        records the values used.
+
     Returns
     -------
-    (model, report) : the unlearned model in eval mode on ``device``, and an
-        :class:`UnlearnReport` whose ``seconds`` is the wall time of the unlearning routine
-        (evaluation excluded).
+    (model, report) : the unlearned model in eval mode on ``device`` (in the default memory
+        format), and an :class:`UnlearnReport` whose ``seconds`` is the wall time of the
+        unlearning routine (evaluation excluded).
     """
     if not isinstance(splits, UnlearningSplits):
         raise LotusError(f"splits must be an UnlearningSplits (from lotus.load_splits), got {type(splits).__name__}")
@@ -73,10 +96,14 @@ def unlearn(
         recipe = (getattr(model, "lotus_train_info", None) or {}).get("recipe") or {}
         if "augment" in recipe:
             hp["augment"] = bool(recipe["augment"])
+    hp = resolve_speed_options(model, hp)
     student = model if inplace else copy.deepcopy(model)
     student.to(dev)
     original = freeze(copy.deepcopy(model).to(dev)) if impl.needs_original else None
     logger.debug("unlearning with %s on %s, seed %s, hyper-parameters %s", method, dev, seed, hp)
+    nhwc = bool(hp.get("channels_last", False))
+    to_memory_format(nhwc, student, original)
+    _warm_imports()
     seed_everything(seed)
     synchronize(dev)
     t0 = time.perf_counter()
@@ -89,6 +116,10 @@ def unlearn(
     student = out.pop("model", student)
     student.eval()
     logger.debug("%s: unlearned in %.2f s", method, seconds)
+    if nhwc:
+        to_memory_format(False, student)
+    out["speed"] = {"channels_last": nhwc, "amp": bool(hp.get("amp", False)),
+                    "teacher_cache": bool(out.pop("teacher_cache", False)), "threads": torch.get_num_threads()}
     report = UnlearnReport(
         method=method, seconds=seconds, epochs=int(out.pop("epochs", hp.get("epochs", 0))),
         hparams=to_plain(hp), history=to_plain(out.pop("history", [])), extra=to_plain(out),

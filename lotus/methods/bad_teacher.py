@@ -8,7 +8,9 @@ towards the frozen *competent* teacher (the original model), on forget samples t
 (``l = 1`` for forget samples), Adam lr 1e-4, T = 1 (spec 5). Differences from the authors'
 LoTUS-repo code: the union is shuffled (not all forget batches first), the ViT incompetent
 teacher is fully random (no pretrained backbone), KL uses ``batchmean`` reduction, and the
-model is returned in eval mode.
+model is returned in eval mode. Without augmentation (``teacher_cache``, ``None``: auto) both
+teachers' targets are computed once instead of in every epoch (the same numbers, bit for bit
+on CPU).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from .base import (
     model_accepts,
     random_fraction_subset,
     register_method,
+    reuse_teacher,
+    teacher_logits,
+    to_memory_format,
 )
 
 
@@ -45,27 +50,40 @@ class BadTeacher(UnlearningMethod):
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:
         return {**family_defaults(model_name), "lr": 1e-4, "weight_decay": 0.0, "temperature": 1.0,
-                "retain_fraction": 0.3, "amp": False}
+                "retain_fraction": 0.3, "amp": False, "teacher_cache": None}
 
     def run(self, model, splits, *, original, device, seed, hp) -> dict:
         g = make_generator(seed, "bad_teacher")
         amp, T = bool(hp["amp"]), float(hp["temperature"])
         bad = incompetent_teacher(model, seed=seed, device=device)
+        to_memory_format(bool(hp.get("channels_last")), bad)
         keep = random_fraction_subset(len(splits.retain), float(hp["retain_fraction"]), g, name="retain_fraction")
         data = concat_splits([splits.forget, splits.retain.subset(keep)])
         n_forget = len(splits.forget)
         opt = make_optimizer("adam", model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
+
+        def mix(good, worse, idx):  # l * softmax(bad / T) + (1 - l) * softmax(good / T), l = 1 on forget rows
+            is_forget = (idx < n_forget).float().unsqueeze(1)
+            return is_forget * torch.softmax(worse / T, dim=1) + (1.0 - is_forget) * torch.softmax(good / T, dim=1)
+
+        cached = None
+        if reuse_teacher(hp, "bad_teacher"):  # the images do not change between epochs: the targets once
+            bs = int(hp["batch_size"])
+            cached = mix(teacher_logits(original, data, device=device, batch_size=bs, amp=amp),
+                         teacher_logits(bad, data, device=device, batch_size=bs, amp=amp),
+                         torch.arange(len(data), device=device))
         history = []
         for epoch in range(int(hp["epochs"])):
             model.train()
             tot, n = 0.0, 0
             for step, (x, _, idx) in enumerate(data.batches(int(hp["batch_size"]), shuffle=True, augment=hp["augment"],
                                                              generator=g, device=device, with_index=True)):
-                is_forget = (idx < n_forget).float().unsqueeze(1)
-                with torch.no_grad():
-                    good_p = torch.softmax(forward_logits(original, x, device=device, amp=amp) / T, dim=1)
-                    bad_p = torch.softmax(forward_logits(bad, x, device=device, amp=amp) / T, dim=1)
-                    target = is_forget * bad_p + (1.0 - is_forget) * good_p
+                if cached is not None:
+                    target = cached[idx]
+                else:
+                    with torch.no_grad():
+                        target = mix(forward_logits(original, x, device=device, amp=amp),
+                                     forward_logits(bad, x, device=device, amp=amp), idx)
                 loss = kl_to_targets(forward_logits(model, x, device=device, amp=amp), target, T)
                 check_finite(loss, where=f"bad_teacher: epoch {epoch}, step {step}")
                 opt.zero_grad(set_to_none=True)
@@ -75,4 +93,5 @@ class BadTeacher(UnlearningMethod):
                 n += x.shape[0]
             history.append({"epoch": epoch, "loss": tot / max(n, 1)})
         model.eval()
-        return {"epochs": int(hp["epochs"]), "history": history, "retain_used": int(keep.numel())}
+        return {"epochs": int(hp["epochs"]), "history": history, "retain_used": int(keep.numel()),
+                "teacher_cache": cached is not None}

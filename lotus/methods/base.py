@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data import ImageSplit, UnlearningSplits
+from ..metrics import uses_channels_last
 from ..models import create_model, list_models, model_family, model_info
 from ..utils import LotusError, autocast, check_finite, make_generator
 
@@ -316,12 +317,61 @@ def validate_hparams(method: str, hp: dict) -> dict:
 
 def family_defaults(model_name: str | None) -> dict:
     """The paper's per-family unlearning budget (spec 5): CNNs 10 epochs with batch 128,
-    ViTs 3 epochs with batch 32. Returns ``{"epochs", "batch_size", "augment"}``; ``augment``
-    (the data set's training augmentation, e.g. random crop) is on for CNNs and off for ViTs,
-    as in the authors' training loaders and in LoTUS."""
+    ViTs 3 epochs with batch 32. Returns ``{"epochs", "batch_size", "augment", "channels_last"}``;
+    ``augment`` (the data set's training augmentation, e.g. random crop) is on for CNNs and off
+    for ViTs, as in the authors' training loaders and in LoTUS. ``channels_last`` is a speed
+    option: ``None`` (auto) runs the registered CNNs in NHWC memory format
+    (:func:`lotus.metrics.uses_channels_last`; :func:`lotus.unlearn` resolves it)."""
     if model_family(model_name) == "vit":
-        return {"epochs": 3, "batch_size": 32, "augment": False}
-    return {"epochs": 10, "batch_size": 128, "augment": True}
+        return {"epochs": 3, "batch_size": 32, "augment": False, "channels_last": None}
+    return {"epochs": 10, "batch_size": 128, "augment": True, "channels_last": None}
+
+
+def to_memory_format(channels_last: bool, *models: nn.Module) -> None:
+    """Convert ``models`` in place to the channels-last (NHWC) memory format, or back to the
+    default (contiguous) one. Values are unchanged; convolutions then pick their NHWC kernels
+    whatever the layout of the input batches."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    for m in models:
+        if m is not None:
+            m.to(memory_format=fmt)
+
+
+def resolve_speed_options(model: nn.Module, hp: dict) -> dict:
+    """``hp`` with its ``channels_last`` (``None``: auto for ``model``) resolved to a bool."""
+    hp = dict(hp)
+    if "channels_last" in hp:
+        hp["channels_last"] = uses_channels_last(model, hp["channels_last"])
+    return hp
+
+
+def reuse_teacher(hp: dict, method: str) -> bool:
+    """Whether a distillation method computes its frozen teacher's outputs once instead of
+    every epoch: ``hp["teacher_cache"]``, ``None`` (auto) meaning whenever the unlearning data
+    are not augmented (the teacher then sees the same images every epoch, so the outputs are
+    the same; fresh noise is still drawn every epoch). ``True`` with ``augment`` is an error."""
+    want = hp.get("teacher_cache")
+    if want is None:
+        return not hp.get("augment", False)
+    if want and hp.get("augment", False):
+        raise LotusError(f"{method}: teacher_cache=True needs augment=False (augmented images change every "
+                         "epoch, so their teacher outputs cannot be reused); set teacher_cache to null or false")
+    return bool(want)
+
+
+def teacher_logits(teacher: nn.Module, split: ImageSplit, *, device, batch_size: int, amp: bool = False) -> torch.Tensor:
+    """The frozen ``teacher``'s logits on every sample of ``split``, in split order:
+    ``float32 [N, K]`` on ``device`` (one pass without augmentation, eval mode, no gradients).
+    Row ``i`` is what the teacher gives sample ``i`` inside any training batch: the outputs
+    of a model in eval mode do not depend on the other samples of a batch (bit for bit on
+    CPU, tested; GPU kernels chosen by batch size may differ in the last bits)."""
+    teacher.eval()
+    out = []
+    with torch.no_grad():
+        for x, _ in split.batches(batch_size, device=device):
+            out.append(forward_logits(teacher, x, device=device, amp=amp))
+    k = out[0].shape[1] if out else split.num_classes
+    return torch.cat(out) if out else torch.empty(0, k, device=device)
 
 
 def derived_seed(seed: int, *salt) -> int:
