@@ -256,7 +256,8 @@ HPARAM_RULES: dict[str, HParamRule] = {
     "amp": HParamRule("bool"),
     "augment": HParamRule("bool"),
     "mask_repair": HParamRule("bool"),
-    "channels_last": HParamRule("bool"),
+    "channels_last": HParamRule("bool", none_ok=True),   # null: auto (channels_last for the registered CNNs)
+    "teacher_cache": HParamRule("bool", none_ok=True),   # null: auto (whenever the data are not augmented)
     "class_unlearning": HParamRule("bool", none_ok=True),
     "targets": HParamRule("choice", choices=("gumbel", "softmax")),
     "stop_rule": HParamRule("choice", choices=("paper", "authors", "best")),
