@@ -292,10 +292,23 @@ def test_per_class_subset_is_random_and_capped():
     assert not torch.equal(idx, idx2)
 
 
+def _mask_as_unlearn_computes_it(original, splits):
+    """SalUn's mask on a copy in the memory format ``lotus.unlearn`` gives the model (channels
+    last for the small CNN): the layout changes the gradients in their last bits, and the
+    top-10 % threshold with them."""
+    from lotus.methods.base import to_memory_format
+    from lotus.methods.salun import saliency_mask
+    from lotus.metrics import uses_channels_last
+
+    model = copy.deepcopy(original)
+    to_memory_format(uses_channels_last(model, None), model)
+    return saliency_mask(model, splits.forget, ratio=0.1, batch_size=128, device="cpu")
+
+
 def test_salun_changes_only_masked_parameters(tiny, original):
     from lotus.methods.salun import saliency_mask
 
-    mask = saliency_mask(copy.deepcopy(original), tiny.forget, ratio=0.1, batch_size=128, device="cpu")
+    mask = _mask_as_unlearn_computes_it(original, tiny)
     total = sum(m.numel() for m in mask.values())
     assert abs(sum(int(m.sum()) for m in mask.values()) - round(0.1 * total)) == 0
     model, rep = lotus.unlearn(original, tiny, method="salun", device="cpu", seed=0, epochs=1, lr=0.01)
@@ -315,7 +328,7 @@ def test_salun_changes_only_masked_parameters(tiny, original):
 def test_salun_lotus_keeps_unmasked_weights(tiny, original):
     from lotus.methods.salun import saliency_mask
 
-    mask = saliency_mask(copy.deepcopy(original), tiny.forget, ratio=0.1, batch_size=128, device="cpu")
+    mask = _mask_as_unlearn_computes_it(original, tiny)
     model, rep = lotus.unlearn(original, tiny, method="salun_lotus", device="cpu", seed=0, epochs=1)
     orig = dict(original.named_parameters())
     for n, p in model.named_parameters():
