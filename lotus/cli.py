@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import bench
+from . import bench, paper
 from .book import BookError, list_notebooks, run_book
 from .book.runner import PROJECT_ENV, find_repo
 from .data import decode_cache_entries, list_datasets, remove_decode_cache
@@ -34,7 +34,7 @@ from .experiment import PSEUDO_METHODS, benchmark_methods, configs_from_settings
 from .methods import get_method, list_methods
 from .metrics import accuracy
 from .models import list_models, model_info
-from .profiles import list_profiles, load_profile, resolve
+from .profiles import benchmark_definition, benchmark_table, list_profiles, load_profile, resolve
 from .results import FLAGS, ResultsStore, report_table, summarize, write_table
 from .train import PARTIAL_SUFFIX
 from .utils import VERSION, LotusError, NonFiniteLossError, atomic_write_bytes, cache_dir
@@ -49,6 +49,8 @@ _EPILOG = textwrap.dedent(
       lotus run --dataset digits --model small_cnn --method lotus finetune --seeds 0 1 2 \\
                 --profile tiny --set lotus.alpha=2
       lotus run --profile cpu --method lotus --data-root ~/data     # CIFAR-10 image folders
+      lotus list --benchmarks                     # the paper's experiments, with their published numbers
+      lotus run --profile paper --benchmark vit-cifar100-10 --device cuda   # one of them
       lotus train --profile tiny --seeds 0 1      # only train/cache the original and gold models
       lotus book --profile tiny                   # execute the notebooks and build the book
       lotus book --list
@@ -88,6 +90,7 @@ _RUN_EPILOG = textwrap.dedent(
       lotus run --dataset digits --model small_cnn --model-arg width=16 --method lotus \\
                 --train epochs=8 batch_size=64 --seeds 0 1 2
       lotus run --profile cpu --method original gold lotus --forget 0.1 0.5
+      lotus run --profile paper --benchmark resnet18-tinyimagenet-10 --data-root ~/data
       lotus run --dataset cifar10 --model resnet18 --method lotus --device cuda --download
       lotus run --profile cpu --method all --dry-run    # what is stored / to run / to train
     """
@@ -174,7 +177,11 @@ def _add_common(p: argparse.ArgumentParser, *, methods: bool) -> None:
     g.add_argument("--profile", metavar="NAME",
                    help="tiny, cpu, paper, or a path to a profile .yaml (default: none, i.e. the paper's "
                         "training recipe for the model, no subsampling)")
-    g.add_argument("--dataset", help="digits, cifar10, cifar100, imagefolder, mufac (default: digits)")
+    g.add_argument("--benchmark", metavar="NAME",
+                   help="a named benchmark of the profile (`lotus list --benchmarks`); without --profile, "
+                        "the paper profile's. The options below change its settings")
+    g.add_argument("--dataset", help="digits, cifar10, cifar100, imagefolder, mufac, tinyimagenet, imagenet1k "
+                                     "(default: digits)")
     g.add_argument("--model", help="small_cnn, resnet18, vit_tiny, vit_b16 (default: small_cnn)")
     g.add_argument("--model-arg", nargs="+", metavar="KEY=VALUE", default=[], help="create_model options, e.g. width=16")
     if methods:
@@ -277,8 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_arguments(p)
     p.set_defaults(func=bench.cmd_bench)
 
-    p = sub.add_parser("list", help="list data sets, models, unlearning methods and profiles",
+    p = sub.add_parser("list", help="list data sets, models, unlearning methods, profiles and benchmarks",
+                       epilog="examples:\n  lotus list\n  lotus list --benchmarks",
                        formatter_class=_Formatter)
+    p.add_argument("--benchmarks", action="store_true",
+                   help="list the named benchmarks of a profile with the published numbers they compare with")
+    p.add_argument("--profile", default="paper", help="the profile whose benchmarks are listed (default: paper)")
     _add_verbosity(p, sub=True)
     p.set_defaults(func=cmd_list)
 
@@ -335,8 +346,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args, *, methods: bool) -> dict:
     """The profile's settings (lotus.profiles.resolve) with the command-line options applied."""
-    base = resolve(args.profile or None)
+    profile = args.profile or ("paper" if args.benchmark else None)
     o: dict = {}
+    if args.benchmark:
+        o["benchmark"] = args.benchmark
+        if benchmark_definition(args.benchmark, profile).get("pretrained_original"):
+            raise LotusError(
+                f"benchmark {args.benchmark!r} uses the pre-trained model as the original and has no gold model; "
+                f"`lotus {args.command}` trains both. Run it in the large-scale chapter: put "
+                f"`chapters: {{09_large_scale: {{benchmark: {args.benchmark}}}}}` in a profile that extends "
+                f"{profile} and run `lotus book --profile <that file> --only 09_large_scale`")
+    base = resolve(profile, **o)
     if args.dataset:
         o["dataset"] = args.dataset
     if args.model:
@@ -369,7 +389,7 @@ def _settings(args, *, methods: bool) -> dict:
             o["unlearn"] = shared
         if per_method:
             o["hparams"] = per_method
-    settings = resolve(args.profile or None, **o)
+    settings = resolve(profile, **o)
     stray = sorted(set(per_method) - set(benchmark_methods(settings["methods"])))
     if stray:
         raise LotusError(f"--set {stray[0]}.<name>=...: method {stray[0]!r} is not among the methods of this run "
@@ -632,6 +652,8 @@ def cmd_cache(args) -> int:
 
 
 def cmd_list(args) -> int:
+    if args.benchmarks:
+        return _list_benchmarks(args.profile)
     print("data sets:  " + ", ".join(list_datasets()))
     print("models:")
     for m in list_models():
@@ -648,6 +670,36 @@ def cmd_list(args) -> int:
     for name in list_profiles():
         text = load_profile(name)["description"]
         print(f"  {name:<16} {text.split('. ')[0].rstrip('.')}.")
+    print("benchmarks: the paper's experiments, see `lotus list --benchmarks`")
+    return 0
+
+
+#: how `lotus list --benchmarks` names a published metric
+_METRIC_TEXT = {"avg_gap": "Avg Gap", "rf_jsd": "RF-JSD x1e4"}
+
+
+def _list_benchmarks(profile: str) -> int:
+    table = benchmark_table(profile)
+    if table.empty:
+        print(f"profile {profile!r} defines no benchmark (the paper profile does: lotus list --benchmarks)")
+        return 0
+    view = pd.DataFrame({
+        "model": table["model"],
+        "dataset": [d + (f", D_u: {u}" if isinstance(u, str) else "") for d, u in zip(table["dataset"], table["unseen"])],
+        "forget": table["forget"],
+        "published": table["published"].fillna("-"),
+        "table": table["table"].fillna("-"),
+        "paper's number": [f"{paper.method_label(r)} {_METRIC_TEXT.get(m, m)} {v:.4f}" if v is not None and v == v
+                           else "-" for r, m, v in zip(table["row"], table["metric"], table["value"])],
+    }, index=table.index)
+    print(f"benchmarks of profile {profile!r} (run one: lotus run --profile {profile} --benchmark NAME):\n")
+    with pd.option_context("display.max_columns", None, "display.width", 250, "display.max_colwidth", 60):
+        print(view.to_string())
+    seeds = sorted(set(table["seeds"]))
+    recipes = sorted(set(table["model"] + ": " + table["recipe"]))
+    print(f"\nseeds: {'; '.join(seeds)}; training recipes: {'; '.join(recipes)}")
+    print("the published tables: lotus.paper.published_table(<published key>) and "
+          "lotus.paper.published_class_unlearning(); data layouts: book/install.md")
     return 0
 
 

@@ -119,7 +119,7 @@ def mufac_tree(tmp_path):
 
 
 def test_list_datasets():
-    assert set(list_datasets()) == {"digits", "cifar10", "cifar100", "imagefolder", "mufac"}
+    assert set(list_datasets()) == {"digits", "cifar10", "cifar100", "imagefolder", "mufac", "tinyimagenet", "imagenet1k"}
 
 
 def test_digits_split_sizes_exact_per_class(digits_splits):

@@ -12,7 +12,7 @@ from lotus.data import SourceData, SourceInfo, TensorSplit, list_datasets, load_
 from lotus.data.sources import _REGISTRY
 from lotus.utils import LotusError
 
-BUILTIN = ["digits", "cifar10", "cifar100", "imagefolder", "mufac"]
+BUILTIN = ["digits", "cifar10", "cifar100", "imagefolder", "mufac", "tinyimagenet", "imagenet1k"]
 
 
 def _split(n_per_class: int, k: int = 3, value: int = 0) -> TensorSplit:
@@ -49,7 +49,7 @@ def test_builtin_sources_in_registration_order():
 
 def test_unknown_source_names_the_valid_ones():
     for call in (lambda: load_splits("mnist"), lambda: source_info("mnist")):
-        with pytest.raises(LotusError, match="unknown dataset 'mnist'; valid: digits, cifar10, cifar100, imagefolder, mufac"):
+        with pytest.raises(LotusError, match="unknown dataset 'mnist'; valid: digits, cifar10, cifar100, imagefolder, mufac, tinyimagenet, imagenet1k"):
             call()
 
 

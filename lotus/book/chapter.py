@@ -31,7 +31,8 @@ from ..experiment import (
     prepare,
     run_grid,
 )
-from ..profiles import resolve
+from ..paper import closest_benchmark
+from ..profiles import CLASS_UNLEARNING, load_profile, published_reference, resolve
 from ..results import ResultsStore, summarize
 from ..utils import LotusError, cache_dir
 from .runner import PROJECT_ENV, find_repo
@@ -57,11 +58,13 @@ class Chapter:
     ``ch["name"]`` (or ``ch.settings["name"]``) reads a setting or a chapter parameter.
     """
 
-    def __init__(self, profile: str, name: str, settings: dict, output_dir: str | os.PathLike):
+    def __init__(self, profile: str, name: str, settings: dict, output_dir: str | os.PathLike,
+                 reference: dict | None = None):
         self.profile = str(profile)
         self.name = name
         self.settings = settings
         self.output_dir = Path(output_dir)
+        self.reference = reference
 
     def __getitem__(self, key: str):
         if key not in self.settings:
@@ -90,6 +93,23 @@ class Chapter:
     @property
     def device(self):
         return self.settings.get("device")
+
+    @property
+    def benchmark(self) -> str | None:
+        """The named benchmark of the chapter (the setting ``benchmark``; ``None``: none)."""
+        return self.settings.get("benchmark")
+
+    @property
+    def published_benchmark(self) -> str | None:
+        """The published benchmark key (:func:`lotus.paper.list_benchmarks`) the chapter
+        compares with: the named benchmark's ``published`` key when one is set (``None`` for
+        class unlearning, whose results :func:`lotus.paper.published_class_unlearning` holds),
+        else :func:`lotus.paper.closest_benchmark` of the chapter's data set, model and forget
+        set. ``reference`` holds the named benchmark's published row and number."""
+        if self.reference is not None:
+            key = self.reference["published"]
+            return None if key == CLASS_UNLEARNING else key
+        return closest_benchmark(self.settings["dataset"], self.settings["model"], self.settings["forget"])
 
     def describe(self) -> str:
         s = self.settings
@@ -173,6 +193,8 @@ def chapter(profile: str | os.PathLike = "cpu", name: str | None = None, *, outp
     """
     if not name:
         raise LotusError("chapter() needs the chapter's name, e.g. chapter('cpu', '04_benchmark')")
-    settings = resolve(profile, name, **overrides)
+    prof = profile if isinstance(profile, dict) else load_profile(profile)
+    settings = resolve(prof, name, **overrides)
+    reference = published_reference(settings["benchmark"], prof) if settings.get("benchmark") else None
     plots.set_style()
-    return Chapter(Path(str(profile)).stem, name, settings, output_dir or Path("figures") / name)
+    return Chapter(Path(str(profile)).stem, name, settings, output_dir or Path("figures") / name, reference)

@@ -15,6 +15,9 @@ listed before it (never models, training or methods):
 * :mod:`lotus.data.sampling`: the one per-class sampler (:func:`per_class_subset`);
 * :mod:`lotus.data.forget`: forget specifications (:func:`parse_forget_spec`,
   :func:`canonical_forget`), the forget / retain split and the val / test halving;
+* :mod:`lotus.data.layouts`: the on-disk layouts that are not plain class folders
+  (Tiny-ImageNet's, :func:`list_tinyimagenet`) and :func:`sort_cifake`, which sorts CIFAKE's
+  synthetic images into class folders for the unseen set;
 * :mod:`lotus.data.sources`: the registry of data sources (:func:`register_source`,
   :func:`list_datasets`, :func:`source_info`) and :func:`load_splits`.
 """
@@ -28,6 +31,7 @@ from .decode import (
     remove_decode_cache,
 )
 from .forget import canonical_forget, parse_forget_spec
+from .layouts import CIFAR10_CLASSES, CIFAR100_CLASSES, list_tinyimagenet, sort_cifake
 from .sampling import fixed_subsample, per_class_subset
 from .sources import (
     SourceData,
@@ -79,4 +83,8 @@ __all__ = [
     "CIFAR_STD",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "CIFAR10_CLASSES",
+    "CIFAR100_CLASSES",
+    "list_tinyimagenet",
+    "sort_cifake",
 ]

@@ -19,6 +19,12 @@ Registered sources
 ``mufac``
     MUFAC facial-age CSVs with a fixed forget set; options ``path, image_size, in_memory,
     num_workers``.
+``tinyimagenet``
+    Tiny-ImageNet in the layout of its official zip (:mod:`lotus.data.layouts`), 64 px;
+    options ``path, image_size, in_memory, num_workers, class_names``.
+``imagenet1k``
+    ImageNet-1k as ``<root>/imagenet1k/{train,val}/<wnid>/*.JPEG`` (``Resize(256)`` +
+    ``CenterCrop(224)``); options ``path, image_size, resize, in_memory, num_workers``.
 
 A new source:
 
@@ -42,6 +48,7 @@ import torch.nn.functional as F
 from ..utils import LotusError, make_generator
 from .decode import _decode_image, decode_cached, list_image_folder
 from .forget import _halve_stratified, _split_forget_retain, parse_forget_spec
+from .layouts import CIFAKE_LAYOUT, TINYIMAGENET_LAYOUT, list_tinyimagenet
 from .sampling import complement, fixed_subsample, per_class_subset
 from .splits import (
     CIFAR_MEAN,
@@ -344,6 +351,81 @@ def _mufac_source(root, *, download=False, path=None, image_size=128, in_memory=
     return SourceData(parts["train"], list(_MUFAC_CLASSES), val=parts["val"], test=parts["test"], info=info)
 
 
+#: the normalisation of the paper's Tiny-ImageNet loader (spec 6.2: its 0-255 statistics / 255)
+TINYIMAGENET_MEAN = (122.4786 / 255, 114.2755 / 255, 101.3963 / 255)
+TINYIMAGENET_STD = (70.4924 / 255, 68.5679 / 255, 71.8127 / 255)
+
+
+@register_source("tinyimagenet", options=("path", "image_size", "in_memory", "num_workers", "class_names"),
+                 summary="Tiny-ImageNet (200 classes, 64 px) in the layout of its official zip")
+def _tinyimagenet_source(root, *, download=False, path=None, image_size=64, in_memory="auto", num_workers=0,
+                         class_names="words", max_train_per_class=None, max_heldout_per_class=None):
+    """Tiny-ImageNet: ``path``, else ``<root>/tinyimagenet``, else ``<root>/tiny-imagenet-200``,
+    in the layout of the official zip (:func:`lotus.data.layouts.list_tinyimagenet`). The
+    official validation set (10,000 images, labels from ``val/val_annotations.txt``) is the
+    held-out set, halved into val (D_u) and test as in the paper (spec 6.1).
+
+    Images are 64 px (``image_size`` resizes them); the paper's ViT resizes them to 224 inside
+    the model (:func:`lotus.create_model`), as its ``Resize(224)`` transform did. Normalised
+    with the authors' statistics; training augmentation: a random 64 px crop of the image
+    zero-padded by 8 px, and a horizontal flip (the authors pad by repeating the edge pixels).
+    Class names come from ``words.txt`` (the first name of each WordNet id, e.g. ``"pizza"``;
+    ``class_names="wnid"`` keeps the ids). In memory when it fits in 2 GiB (the whole data set
+    at 64 px does: 1.3 GB), decoded once and cached.
+    """
+    if path is not None:
+        base = Path(path).expanduser()
+    else:
+        candidates = [data_root(root) / "tinyimagenet", data_root(root) / "tiny-imagenet-200"]
+        base = next((c for c in candidates if c.is_dir()), None)
+        if base is None:
+            raise LotusError(f"Tiny-ImageNet not found: neither {candidates[0]} nor {candidates[1]} exists. "
+                             f"Unzip tiny-imagenet-200.zip under the data root (root=... or $LOTUS_DATA), or pass "
+                             f"path=...; expected {TINYIMAGENET_LAYOUT}")
+    if in_memory not in (True, False, "auto"):
+        raise LotusError(f"in_memory must be True, False or 'auto', got {in_memory!r}")
+    if isinstance(image_size, bool) or not isinstance(image_size, Integral) or image_size < 8:
+        raise LotusError(f"tinyimagenet image_size must be an int >= 8, got {image_size!r}")
+    tr_paths, tr_y, he_paths, he_y, classes, _ = list_tinyimagenet(base, class_names)
+    keep_tr = fixed_subsample(tr_y, max_train_per_class, "tinyimagenet-train")
+    keep_he = fixed_subsample(he_y, max_heldout_per_class, "tinyimagenet-val")
+    total_bytes = (len(tr_paths) + len(he_paths)) * 3 * int(image_size) ** 2
+    memory = in_memory is True or (in_memory == "auto" and total_bytes < 2 * 1024**3)
+    kw = dict(num_classes=len(classes), image_size=int(image_size), mean=TINYIMAGENET_MEAN, std=TINYIMAGENET_STD,
+              augment_mode="crop_flip", in_memory=memory, num_workers=num_workers)
+    train = _folder_split(tr_paths, tr_y, keep_tr, tag="tinyimagenet-train", **kw)
+    held = _folder_split(he_paths, he_y, keep_he, tag="tinyimagenet-val", **kw)
+    info = {"source": f"tinyimagenet:{base}", "image_size": int(image_size), "class_names": class_names,
+            "max_train_per_class": max_train_per_class, "max_heldout_per_class": max_heldout_per_class}
+    return SourceData(train, classes, heldout=held, info=info)
+
+
+@register_source("imagenet1k", options=("path", "image_size", "resize", "in_memory", "num_workers"),
+                 default_forget="count:5",
+                 summary="ImageNet-1k as train/<wnid>/ + val/<wnid>/ image folders, 224 px (the paper's Table 4)")
+def _imagenet1k_source(root, *, download=False, path=None, image_size=224, resize=256, in_memory="auto",
+                       num_workers=0, max_train_per_class=None, max_heldout_per_class=None):
+    """ImageNet-1k: ``path``, else ``<root>/imagenet1k``, holding ``train/<wnid>/*.JPEG`` and
+    the official validation images sorted the same way, ``val/<wnid>/*.JPEG`` (the layout of
+    ``torchvision.datasets.ImageFolder``; classes are the sorted WordNet ids, the label order
+    of the pre-trained ImageNet models). Images are resized to 256 px on the shorter side and
+    centre-cropped to 224 (spec 6.2), normalised with the ImageNet statistics. The held-out
+    set (50,000 images) is halved into val (D_u) and test, as the authors' code does (the
+    paper says 5,000 each; spec 6.1). Read from disk on the fly unless it fits in 2 GiB.
+    """
+    base = Path(path).expanduser() if path is not None else data_root(root) / "imagenet1k"
+    if not (base / "train").is_dir() or not (base / "val").is_dir():
+        raise LotusError(f"ImageNet-1k not found: expected {base}/train/<wnid>/*.JPEG and {base}/val/<wnid>/*.JPEG "
+                         "(the validation images sorted into one folder per class); set the data root "
+                         "(root=... or $LOTUS_DATA) or pass path=...")
+    data = _imagefolder_source(root, path=base, image_size=image_size, resize=resize, in_memory=in_memory,
+                               max_train_per_class=max_train_per_class, max_heldout_per_class=max_heldout_per_class,
+                               mean=IMAGENET_MEAN, std=IMAGENET_STD, augment_mode="crop_flip",
+                               num_workers=num_workers)
+    data.info["source"] = f"imagenet1k:{base}"
+    return data
+
+
 def load_image_folder(folder, *, classes=None, image_size=None, mean=IMAGENET_MEAN, std=IMAGENET_STD,
                       in_memory=True, augment_mode=None, limit_per_class=None, resize=None, cache=True,
                       num_workers=0) -> ImageSplit:
@@ -401,11 +483,14 @@ def load_splits(
     Parameters
     ----------
     dataset : a registered source (:func:`list_datasets`): ``"digits"``, ``"cifar10"``,
-        ``"cifar100"``, ``"imagefolder"``, ``"mufac"``, or one added with :func:`register_source`.
+        ``"cifar100"``, ``"imagefolder"``, ``"mufac"``, ``"tinyimagenet"``, ``"imagenet1k"``, or
+        one added with :func:`register_source`.
     root : data root (default ``$LOTUS_DATA``, else ``~/.cache/lotus/data``). CIFAR is read from
         ``<root>/cifar10/{train,test}/<class>/*`` when that folder exists, else through
         torchvision (``download=True`` fetches it). ``imagefolder`` reads ``path=`` (or the root)
-        with ``train/`` and ``val/`` class folders; ``mufac`` reads ``path=`` or ``<root>/mufac``.
+        with ``train/`` and ``val/`` class folders; ``mufac`` reads ``path=`` or ``<root>/mufac``,
+        ``tinyimagenet`` ``path=`` or ``<root>/tinyimagenet`` (or ``<root>/tiny-imagenet-200``),
+        ``imagenet1k`` ``path=`` or ``<root>/imagenet1k``.
     forget : forget specification: a per-class fraction (``0.1``), ``"count:5"`` (per class),
         a class name (``"cat"`` or ``"class:cat"``) for class unlearning, explicit indices into
         the training set (list / array / tensor, or a boolean mask), or ``"rows:N"`` (first N
@@ -419,13 +504,16 @@ def load_splits(
         independent of the seed) for small CPU profiles.
     retain_per_class : cap the retain set per class (ImageNet protocol: ``"count:5"`` forget and
         45 retain images per class).
-    unseen : replace D_u (``val``) by another labelled image folder (``<dir>/<class>/*``) or split,
-        e.g. CIFAKE synthetic images; the held-out set then serves entirely as ``test``. This is
-        the one way to replace D_u.
+    unseen : replace D_u (``val``) by another labelled image folder (``<dir>/<class>/*``, one
+        folder per class of the data set; a relative path is taken relative to the data root,
+        so ``unseen="cifake"`` reads ``<data root>/cifake``) or split, e.g. CIFAKE synthetic
+        images (:func:`lotus.data.sort_cifake` sorts them); the held-out set then serves
+        entirely as ``test``. This is the one way to replace D_u.
     kwargs : the source's options (:func:`source_info` ``(name).options``): digits ``image_size,
         noise_std``; imagefolder ``path, image_size, resize, in_memory, mean, std, augment_mode,
-        num_workers``; mufac ``path, image_size, in_memory, num_workers``. Undeclared options
-        are an error.
+        num_workers``; mufac ``path, image_size, in_memory, num_workers``; tinyimagenet ``path,
+        image_size, in_memory, num_workers, class_names``; imagenet1k ``path, image_size, resize,
+        in_memory, num_workers``. Undeclared options are an error.
     """
     src = source_info(str(dataset))
     name = src.name
@@ -447,6 +535,14 @@ def load_splits(
             raise LotusError(f"{cap_name} must be an int >= 1 or None, got {cap!r}")
     if unseen is not None and not isinstance(unseen, (ImageSplit, str, os.PathLike)):
         raise LotusError(f"unseen must be an image-folder path or an ImageSplit, got {type(unseen).__name__}")
+    unseen_dir = None
+    if isinstance(unseen, (str, os.PathLike)):  # checked before the data set is read
+        unseen_dir = Path(unseen).expanduser()
+        if not unseen_dir.is_absolute():
+            unseen_dir = data_root(root) / unseen_dir
+        if not unseen_dir.is_dir():
+            layout = CIFAKE_LAYOUT if name == "cifar10" else f"<folder>/<class>/<image>, one folder per class of {name}"
+            raise LotusError(f"unseen set not found: {unseen_dir} is not a folder (expected {layout})")
     data = src.loader(root, download=download, max_train_per_class=max_train_per_class,
                       max_heldout_per_class=max_heldout_per_class, **kwargs)
     _check_source_data(name, data)
@@ -468,7 +564,7 @@ def load_splits(
             val = unseen
             info["unseen"] = "custom-split"
         else:
-            val = load_image_folder(unseen, classes=classes, image_size=train.image_shape[-1],
+            val = load_image_folder(unseen_dir, classes=classes, image_size=train.image_shape[-1],
                                     mean=train.mean, std=train.std, augment_mode=train.augment_mode)
             info["unseen"] = str(unseen)
         if val.num_classes != len(classes):

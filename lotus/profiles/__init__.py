@@ -12,12 +12,28 @@ A profile is a YAML file in this folder (``tiny``, ``cpu``, ``paper``) or anywhe
       ...
     chapters:               # per chapter: overrides of settings and the chapter's own parameters
       05_forget_50: {forget: 0.5}
+    benchmarks:             # named benchmarks: the settings of one experiment of the paper
+      vit-cifar100-10:
+        published: vit-cifar100-10      # its key in lotus/published/benchmarks.csv (lotus.paper)
+        dataset: cifar100
+        model: vit_b16
+        forget: 0.1
 
 :func:`resolve` merges, in order: the ``settings`` of every profile of the ``extends`` chain
-(parents first), the chapter's entries of that chain, then the caller's overrides. A key
-replaces the inherited value, except ``hparams`` (merged per method) and ``unlearn`` (merged
-per key). Changing ``dataset`` (or ``model``) without giving ``data`` (or ``model_kwargs``)
-drops the inherited options, which belong to the inherited data set (model).
+(parents first), the chapter's entries of that chain, the named benchmark's entries (when the
+setting ``benchmark`` names one), then the caller's overrides. A key replaces the inherited
+value, except ``hparams`` (merged per method) and ``unlearn`` (merged per key). Changing
+``dataset`` (or ``model``) without giving ``data`` (or ``model_kwargs``) drops the inherited
+options, which belong to the inherited data set (model).
+
+Named benchmarks (:func:`list_benchmarks`, :func:`benchmark_table`; the ``paper`` profile
+defines one per experiment of the paper) hold settings, chapter parameters (applied to the
+chapters that have them, e.g. the large-scale chapter's ``pretrained_original``) and what they
+compare with: ``published``, a key of :func:`lotus.paper.list_benchmarks` (or
+``class_unlearning``: the authors' class-unlearning results for the benchmark's data set and
+class), ``row``, the method row of that published table the benchmark reproduces (default
+``lotus``), and a one-line ``description``. They state no published number: those stay in
+:mod:`lotus.paper`.
 
 The settings (:data:`SETTINGS`):
 
@@ -32,6 +48,9 @@ The settings (:data:`SETTINGS`):
 ``unlearn``, ``hparams``
     hyper-parameters given to every unlearning method that has them (the shared budget, e.g.
     ``{epochs: 3}``), then per-method overrides ``{lotus: {alpha: 8}}``.
+``benchmark``
+    a named benchmark of the profile (``None``: none): its entries are applied after the
+    chapter's, before the caller's overrides (``resolve("paper", benchmark="vit-cifar100-10")``).
 ``eval``, ``device``, ``results_dir``, ``cache_dir``, ``force``
     :func:`lotus.evaluate` options, the device (``None``: CUDA if available), the results
     store (relative to the project folder; ``None``: ``$LOTUS_CACHE/results``), the checkpoint
@@ -44,10 +63,16 @@ import copy
 import os
 from pathlib import Path
 
+import pandas as pd
+
+from .. import paper
+from ..data import parse_forget_spec
+from ..train import paper_recipe
 from ..utils import LotusError, read_yaml_mapping
 
 __all__ = ["SETTINGS", "PROFILE_DIR", "list_profiles", "load_profile", "resolve", "chapter_parameters",
-           "check_settings"]
+           "check_settings", "list_benchmarks", "benchmark_definition", "benchmark_table", "published_reference",
+           "CLASS_UNLEARNING"]
 
 PROFILE_DIR = Path(__file__).resolve().parent
 
@@ -69,10 +94,15 @@ SETTINGS = {
     "results_dir": "results/runs",
     "cache_dir": None,
     "force": False,
+    "benchmark": None,
 }
 
 #: ``minutes``: the measured time of ``lotus book`` from scratch (the profile's comments say where)
-_SECTIONS = ("description", "extends", "minutes", "settings", "chapters")
+_SECTIONS = ("description", "extends", "minutes", "settings", "chapters", "benchmarks")
+#: what a named benchmark holds besides settings and chapter parameters
+_BENCHMARK_META = ("published", "row", "description")
+#: the ``published`` value of the class-unlearning benchmarks (lotus.paper.published_class_unlearning)
+CLASS_UNLEARNING = "class_unlearning"
 #: settings merged key by key (``hparams`` per method) instead of replaced
 _MERGED = ("hparams", "unlearn")
 #: a setting whose options belong to another setting's choice
@@ -99,9 +129,12 @@ def _load_raw(name, seen: tuple = ()) -> list[tuple[Path, dict]]:
     unknown = sorted(set(prof) - set(_SECTIONS))
     if unknown:
         raise LotusError(f"profile {path}: unknown section(s) {unknown}; valid: {', '.join(_SECTIONS)}")
-    for sec in ("settings", "chapters"):
+    for sec in ("settings", "chapters", "benchmarks"):
         if not isinstance(prof.get(sec) or {}, dict):
             raise LotusError(f"profile {path}: section {sec!r} must be a mapping")
+    for name, entry in (prof.get("benchmarks") or {}).items():
+        if not isinstance(entry or {}, dict):
+            raise LotusError(f"profile {path}: benchmark {name!r} must map settings to values")
     bad = sorted(set(prof.get("settings") or {}) - set(SETTINGS))
     if bad:
         raise LotusError(f"profile {path}: unknown setting(s) {bad}; valid: {', '.join(SETTINGS)}")
@@ -144,6 +177,7 @@ def load_profile(name: str | os.PathLike) -> dict:
     chain = _load_raw(name)
     settings = copy.deepcopy(SETTINGS)
     chapters: dict[str, dict] = {}
+    benchmarks: dict[str, dict] = {}
     description = ""
     minutes = None
     for _, prof in chain:
@@ -151,10 +185,66 @@ def load_profile(name: str | os.PathLike) -> dict:
         _merge(settings, prof.get("settings") or {})
         for ch, entry in (prof.get("chapters") or {}).items():
             chapters[str(ch)] = _merge(chapters.get(str(ch), {}), entry or {})
+        for bench, entry in (prof.get("benchmarks") or {}).items():
+            benchmarks[str(bench)] = _merge(benchmarks.get(str(bench), {}), entry or {})
         description = " ".join(str(prof.get("description") or description).split())
     path, _ = chain[-1]
-    return {"name": path.stem, "path": str(path), "description": description, "minutes": minutes,
-            "settings": settings, "chapters": chapters}
+    out = {"name": path.stem, "path": str(path), "description": description, "minutes": minutes,
+           "settings": settings, "chapters": chapters, "benchmarks": benchmarks}
+    for bench, entry in benchmarks.items():
+        _check_benchmark_entry(out, bench, entry)
+    for where, entries in [("settings", settings), *((f"chapter {c!r}", e) for c, e in chapters.items())]:
+        if entries.get("benchmark") is not None and entries["benchmark"] not in benchmarks:
+            raise LotusError(f"profile {path}: {where} names benchmark {entries['benchmark']!r}, which the profile "
+                             f"does not define; valid: {', '.join(benchmarks) or 'none'}")
+    return out
+
+
+def _chapter_parameter_names(prof: dict) -> set[str]:
+    return {k for entry in prof["chapters"].values() for k in entry if k not in SETTINGS}
+
+
+def _check_benchmark_entry(prof: dict, name: str, entry: dict) -> None:
+    """A benchmark holds settings, chapter parameters and :data:`_BENCHMARK_META`; its
+    ``published`` key must exist in :mod:`lotus.paper`."""
+    where = f"profile {prof['path']}: benchmark {name!r}"
+    valid = (set(SETTINGS) - {"benchmark"}) | set(_BENCHMARK_META) | _chapter_parameter_names(prof)
+    unknown = sorted(set(entry) - valid)
+    if unknown:
+        raise LotusError(f"{where}: unknown entries {unknown}; valid: settings ({', '.join(s for s in SETTINGS if s != 'benchmark')}), "
+                         f"chapter parameters ({', '.join(sorted(_chapter_parameter_names(prof)))}) and "
+                         f"{', '.join(_BENCHMARK_META)}")
+    published = entry.get("published")
+    if published is not None and published != CLASS_UNLEARNING:
+        valid_keys = list(paper.list_benchmarks().index)
+        if published not in valid_keys:
+            raise LotusError(f"{where}: published {published!r} is not a published benchmark; valid: "
+                             f"{', '.join(valid_keys)}, {CLASS_UNLEARNING}")
+    if entry.get("row") is not None and published in (None, CLASS_UNLEARNING):
+        raise LotusError(f"{where}: 'row' names a row of a published benchmark table; give 'published' too")
+
+
+def list_benchmarks(profile: str | os.PathLike | dict = "paper") -> list[str]:
+    """The names of the benchmarks ``profile`` defines (the ``paper`` profile: one per
+    experiment of the paper), in the profile's order."""
+    prof = profile if isinstance(profile, dict) else load_profile(profile)
+    return list(prof.get("benchmarks") or {})
+
+
+def _benchmark_entry(prof: dict, name: str) -> dict:
+    benchmarks = prof.get("benchmarks") or {}
+    if name not in benchmarks:
+        raise LotusError(f"unknown benchmark {name!r} in profile {prof.get('name') or prof.get('path')!r}; "
+                         f"valid: {', '.join(benchmarks) or 'none (the paper profile defines them)'}")
+    return benchmarks[name]
+
+
+def benchmark_definition(name: str, profile: str | os.PathLike | dict = "paper") -> dict:
+    """The entries of the named benchmark ``name`` of ``profile`` as written (settings, chapter
+    parameters, ``published``, ``row``, ``description``); an unknown name is an error listing
+    the valid ones."""
+    prof = profile if isinstance(profile, dict) else load_profile(profile)
+    return copy.deepcopy(_benchmark_entry(prof, name))
 
 
 def chapter_parameters(profile: dict, chapter: str) -> dict:
@@ -172,6 +262,7 @@ def resolve(profile: str | os.PathLike | dict | None = None, chapter: str | None
     """
     prof = profile if isinstance(profile, dict) else (load_profile(profile) if profile is not None else None)
     settings = copy.deepcopy(prof["settings"]) if prof else copy.deepcopy(SETTINGS)
+    settings.setdefault("benchmark", None)
     if chapter is not None:
         if prof and chapter in prof["chapters"]:
             _merge(settings, prof["chapters"][chapter])
@@ -180,6 +271,19 @@ def resolve(profile: str | os.PathLike | dict | None = None, chapter: str | None
     if unknown:
         where = f" of chapter {chapter!r}" if chapter else ""
         raise LotusError(f"unknown setting(s) {unknown}{where}; valid: {', '.join(sorted(valid))}")
+    name = overrides["benchmark"] if "benchmark" in overrides else settings.get("benchmark")
+    if name is not None and (prof is None or "benchmarks" in prof):
+        # a profile loaded from YAML; the dict of already resolved settings (no "benchmarks"
+        # section) has had its benchmark applied
+        if prof is None:
+            raise LotusError(f"benchmark {name!r} needs a profile that defines it, e.g. profile 'paper' "
+                             f"(valid there: {', '.join(list_benchmarks('paper'))})")
+        entry = _benchmark_entry(prof, name)
+        # settings, and the parameters of this chapter (a chapter without them ignores them)
+        _merge(settings, {k: v for k, v in entry.items() if k in settings and k not in _BENCHMARK_META})
+    elif name is not None and "benchmark" in overrides and overrides["benchmark"] != settings.get("benchmark"):
+        raise LotusError(f"cannot change the benchmark of resolved settings (from {settings.get('benchmark')!r} "
+                         f"to {name!r}); resolve the profile again")
     return check_settings(_merge(settings, overrides), where=(prof or {}).get("path") or "settings")
 
 
@@ -228,3 +332,66 @@ def check_settings(settings: dict, where: str = "settings") -> dict:
     if not isinstance(settings.get("force"), bool):
         raise bad("force", "true or false")
     return settings
+
+
+def published_reference(name: str, profile: str | os.PathLike | dict = "paper") -> dict:
+    """What the named benchmark ``name`` of ``profile`` compares with, as a dict:
+
+    * ``published``: the :func:`lotus.paper.list_benchmarks` key, ``"class_unlearning"`` or
+      ``None`` (a benchmark of the user's own);
+    * ``row``: the method row of that published table the benchmark reproduces (``"lotus"``,
+      or ``"lotus_cifake"`` for the synthetic unseen set);
+    * ``table``: where the paper printed that row (``"cvpr2025 Table 2"``, ``"class_notebook"``);
+    * ``label``: the benchmark's description, else the published label;
+    * ``metric`` and ``value``: the published number of that row, ``"avg_gap"``, or
+      ``"rf_jsd"`` (x1e4) for ImageNet-1k, which has no gold model.
+
+    The numbers are read from :mod:`lotus.paper`, never stated in the profile."""
+    prof = profile if isinstance(profile, dict) else load_profile(profile)
+    entry = _benchmark_entry(prof, name)
+    published, row = entry.get("published"), entry.get("row") or "lotus"
+    out = {"published": published, "row": row, "table": None, "label": entry.get("description") or name,
+           "metric": None, "value": None}
+    if published is None:
+        return out
+    settings = resolve(prof, benchmark=name)
+    if published == CLASS_UNLEARNING:
+        kind, forget_class = parse_forget_spec(settings["forget"])
+        if kind != "class":
+            raise LotusError(f"benchmark {name!r}: published class_unlearning needs a 'class:...' forget spec, "
+                             f"got {settings['forget']!r}")
+        df = paper.published_class_unlearning(settings["dataset"], str(forget_class)).set_index("method")
+        out.update(table=df.attrs["source"], metric="avg_gap", value=float(df.loc[row, "avg_gap"]),
+                   label=entry.get("description") or f"{settings['model']} / {settings['dataset']} / class {forget_class}")
+        return out
+    table = paper.published_table(published)
+    if row not in table.index:
+        raise LotusError(f"benchmark {name!r}: the published table of {published!r} has no row {row!r}; "
+                         f"valid: {', '.join(table.index)}")
+    metric = "avg_gap" if table["avg_gap"].notna().any() else "rf_jsd"
+    out.update(table=str(table.loc[row, "table"]), metric=metric, value=float(table.loc[row, metric]),
+               label=entry.get("description") or table.attrs["label"])
+    return out
+
+
+def _recipe_text(model: str, train: dict) -> str:
+    r = paper_recipe(model).replace(**dict(train or {}))
+    return f"{r.optimizer} lr {r.lr:g}, batch {r.batch_size}, {r.epochs} epochs"
+
+
+def benchmark_table(profile: str | os.PathLike | dict = "paper") -> pd.DataFrame:
+    """One row per named benchmark of ``profile`` (index: its name), resolved: ``label``,
+    ``model``, ``dataset``, ``forget``, ``unseen`` (the D_u folder, if it replaces the
+    held-out half), ``seeds``, ``recipe`` (the training recipe in words), and what it compares
+    with (:func:`published_reference`): ``published``, ``table``, ``row``, ``metric``,
+    ``value``."""
+    prof = profile if isinstance(profile, dict) else load_profile(profile)
+    rows = []
+    for name in list_benchmarks(prof):
+        s = resolve(prof, benchmark=name)
+        ref = published_reference(name, prof)
+        rows.append({"benchmark": name, "label": ref["label"], "model": s["model"], "dataset": s["dataset"],
+                     "forget": str(s["forget"]), "unseen": (s["data"] or {}).get("unseen"),
+                     "seeds": ", ".join(str(x) for x in s["seeds"]), "recipe": _recipe_text(s["model"], s["train"]),
+                     **{k: ref[k] for k in ("published", "table", "row", "metric", "value")}})
+    return pd.DataFrame(rows).set_index("benchmark") if rows else pd.DataFrame()
