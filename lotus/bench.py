@@ -58,6 +58,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import yaml
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -1224,7 +1225,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="PATH", help="where to write the JSON")
 
 
-def cmd_bench(args) -> int:
+def run_from_args(args) -> tuple[dict, Path]:
+    """Run the suite the parsed arguments of :func:`add_arguments` ask for and save its JSON;
+    returns ``(result, path)``. The callers (``lotus bench``, ``python -m lotus.bench``) print
+    :func:`format_report` of the result."""
     mode = "quick" if args.quick else "gpu" if args.gpu else "full"
     profile = args.profile or "cpu"
     sizes = {}
@@ -1232,31 +1236,32 @@ def cmd_bench(args) -> int:
         if "=" not in item:
             raise LotusError(f"--set expects key=value, got {item!r}")
         k, _, v = item.partition("=")
-        import yaml
-
         sizes[k.strip()] = yaml.safe_load(v)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     result = run_bench(profile, mode=mode, device=args.device, sections=args.only, overrides=sizes,
                        threads=args.threads)
     out = Path(args.out) if args.out else default_output(mode, profile)
     save_bench(result, out)
-    print(format_report(result))
-    print(f"written to {out}")
-    return 0
+    return result, out
 
 
 def main(argv=None) -> int:
-    """``python -m lotus.bench``: the same as ``lotus bench``."""
+    """``python -m lotus.bench``: the same as ``lotus bench`` (an application entry point: it
+    shows the ``lotus`` logger's progress on stderr and prints the table)."""
     parser = argparse.ArgumentParser(prog="python -m lotus.bench", description=DESCRIPTION,
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     args = parser.parse_args(argv)
+    log = logging.getLogger("lotus")
+    log.addHandler(logging.StreamHandler(sys.stderr))
+    log.setLevel(logging.INFO)
     try:
-        return cmd_bench(args)
+        result, out = run_from_args(args)
     except LotusError as exc:
         print(f"lotus bench: error: {exc}", file=sys.stderr)
         return 2
+    print(format_report(result))
+    print(f"written to {out}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description=bench.DESCRIPTION,
                        epilog=bench.EPILOG, formatter_class=_Formatter)
     bench.add_arguments(p)
-    p.set_defaults(func=bench.cmd_bench)
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("list", help="list data sets, models, unlearning methods, profiles and benchmarks",
                        epilog="examples:\n  lotus list\n  lotus list --benchmarks",
@@ -648,6 +648,13 @@ def cmd_cache(args) -> int:
         else:
             remove_decode_cache(doomed_dec)
     print(f"lotus cache: {verb} {len(doomed) + len(doomed_dec)} file(s), {_size(freed)}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    result, out = bench.run_from_args(args)
+    print(bench.format_report(result))
+    print(f"written to {out}")
     return 0
 
 
