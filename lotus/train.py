@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .data import ImageSplit, UnlearningSplits
-from .models import CNN_RECIPE, create_model, model_info
+from .models import CHECKPOINT_FORMAT, CNN_RECIPE, create_model, model_info
 from .utils import (
     LotusError,
     atomic_torch_save,
@@ -48,8 +48,6 @@ __all__ = [
     "load_checkpoint",
     "CheckpointError",
 ]
-
-CHECKPOINT_FORMAT = 1
 
 
 class CheckpointError(LotusError):
