@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -30,9 +31,9 @@ from . import bench, paper
 from .book import BookError, list_notebooks, run_book
 from .book.runner import PROJECT_ENV, find_repo
 from .data import decode_cache_entries, list_datasets, remove_decode_cache
-from .experiment import PSEUDO_METHODS, benchmark_methods, configs_from_settings, plan_grid, prepare, run_grid
+from .experiment import PSEUDO_METHODS, benchmark_methods, configs_from_settings, load_kwargs, plan_grid, prepare, run_grid
 from .methods import get_method, list_methods
-from .metrics import accuracy
+from .metrics import SCORE_KEYS, accuracy, score_checkpoint
 from .models import list_models, model_info
 from .profiles import benchmark_definition, benchmark_table, list_profiles, load_profile, resolve
 from .results import FLAGS, ResultsStore, report_table, summarize, write_table
@@ -52,6 +53,7 @@ _EPILOG = textwrap.dedent(
       lotus list --benchmarks                     # the paper's experiments, with their published numbers
       lotus run --profile paper --benchmark vit-cifar100-10 --device cuda   # one of them
       lotus train --profile tiny --seeds 0 1      # only train/cache the original and gold models
+      lotus score --profile tiny --original a.pt --unlearned b.pt   # RF-JSD of saved models, no gold model
       lotus book --profile tiny                   # execute the notebooks and build the book
       lotus book --list
       lotus -v run --profile tiny --method lotus  # with debug messages; -q: only warnings and errors
@@ -283,6 +285,47 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=bench.EPILOG, formatter_class=_Formatter)
     bench.add_arguments(p)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("score", help="score an unlearned model file against its original: RF-JSD, accuracies, MIA",
+                       description="Retrain-free evaluation (no gold model): load an original and an unlearned model "
+                                   "file, the training data with the forget set, and an unseen set D_u; print "
+                                   "RF-JSD (the unlearned model on the forget set against the original on D_u), "
+                                   "the accuracies and the MIA of both models.",
+                       epilog=textwrap.dedent("""\
+                           model files: a checkpoint written by `lotus train` (its architecture is recorded), a
+                           state dict (give --model: a registered name or package.module:factory, e.g.
+                           torchvision.models:resnet18), a TorchScript file (torch.jit.save) or a torch.export
+                           program (torch.export.save). Pickled files are read with weights_only=True.
+
+                           examples:
+                             lotus train --profile tiny     # prints the paths of its two checkpoints
+                             lotus score --profile tiny --original ORIGINAL.pt --unlearned GOLD.pt
+                             lotus score --dataset imagefolder --data path=~/mydata --model torchvision.models:resnet18 \\
+                                         --original orig.pt --unlearned unl.pt --forget-file forget.txt \\
+                                         --unseen ~/mydata/unseen --json
+                           """),
+                       formatter_class=_Formatter)
+    p.add_argument("--original", required=True, metavar="FILE", help="the model before unlearning")
+    p.add_argument("--unlearned", required=True, metavar="FILE", help="the model after unlearning")
+    p.add_argument("--model", help="architecture of state-dict files: a registered name or package.module:factory")
+    p.add_argument("--model-arg", nargs="+", metavar="KEY=VALUE", default=[], help="options of the architecture")
+    g = p.add_argument_group("data (default: the profile's, else digits)")
+    g.add_argument("--profile", metavar="NAME", help="read dataset, data options and forget set from this profile")
+    g.add_argument("--dataset", help="the training data source (lotus list): digits, cifar10, imagefolder, ...")
+    g.add_argument("--data", nargs="+", metavar="KEY=VALUE", default=[], help="load_splits options, e.g. image_size=16")
+    g.add_argument("--data-root", metavar="DIR", help="data root (default $LOTUS_DATA or ~/.cache/lotus/data)")
+    f = g.add_mutually_exclusive_group()
+    f.add_argument("--forget", metavar="SPEC", help="forget set: 0.1, count:5, class:cat (default: the profile's)")
+    f.add_argument("--forget-file", metavar="FILE",
+                   help="forget set as positions in the training set: .txt/.csv (integers), .json, .npy, .pt")
+    g.add_argument("--seed", type=int, help="seed of the forget set and the val/test halving (default: the profile's first)")
+    g.add_argument("--unseen", metavar="DIR", help="unseen images D_u as <DIR>/<class>/* (default: half the held-out set)")
+    o = p.add_argument_group("how")
+    o.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: CUDA if available)")
+    o.add_argument("--batch-size", type=int, default=512, help="inference batch size (default 512)")
+    o.add_argument("--legacy", action="store_true", help="the authors' JSD formula under the plain names")
+    o.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("list", help="list data sets, models, unlearning methods, profiles and benchmarks",
                        epilog="examples:\n  lotus list\n  lotus list --benchmarks",
@@ -538,6 +581,38 @@ def cmd_train(args) -> int:
     print("\ncheckpoints:")
     for p in dict.fromkeys(df["checkpoint"]):
         print(f"  {p}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    o: dict = {}
+    if args.dataset:
+        o["dataset"] = args.dataset
+    data = parse_assignments(args.data, "--data")
+    if data:
+        base = resolve(args.profile or None)
+        same = o.get("dataset", base["dataset"]) == base["dataset"]
+        o["data"] = {**(base["data"] if same else {}), **data}
+    if args.data_root:
+        o["data_root"] = args.data_root
+    settings = resolve(args.profile or None, **o)
+    forget = args.forget_file or args.forget
+    if forget is None:
+        forget = settings["forget"][0] if isinstance(settings["forget"], list) else settings["forget"]
+    seed = args.seed if args.seed is not None else int(settings["seeds"][0])
+    res = score_checkpoint(args.original, args.unlearned, settings["dataset"], forget=forget, unseen=args.unseen,
+                           seed=seed, model=args.model, model_kwargs=parse_assignments(args.model_arg, "--model-arg"),
+                           device=args.device or settings.get("device"), batch_size=args.batch_size,
+                           legacy=args.legacy, **load_kwargs(settings))
+    if args.json:
+        print(json.dumps(res, indent=2, sort_keys=True))
+        return 0
+    sizes = ", ".join(f"{k} {v}" for k, v in res["sizes"].items())
+    print(f"{res['dataset']}, forget {res['forget']}, seed {res['seed']} ({sizes}); D_u: {res['unseen']}\n")
+    table = pd.DataFrame([{"model": name, **res[name]} for name in ("original", "unlearned")])
+    _print_table(table, ["model", *SCORE_KEYS])
+    print("\nrf_jsd: JS divergence (nats) between the class means of each model's predictions on the forget set "
+          "and the original model's on D_u; lower is closer to never having seen the forget set.")
     return 0
 
 

@@ -12,11 +12,15 @@ inputs, one *global* normalisation over all ``N*K`` entries, reversed KL argumen
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import torch
 
-from .data import ImageSplit, UnlearningSplits
-from .models import model_family
+from .data import ImageSplit, UnlearningSplits, load_splits
+from .models import as_classifier, check_classifier, load_model_file, model_device, model_family
 from .utils import LotusError, autocast, resolve_device
 
 __all__ = [
@@ -35,7 +39,10 @@ __all__ = [
     "accuracy",
     "evaluate",
     "uses_channels_last",
+    "score_checkpoint",
+    "read_indices",
     "AVG_GAP_KEYS",
+    "SCORE_KEYS",
 ]
 
 AVG_GAP_KEYS = ("mia", "acc_forget", "acc_retain", "acc_test")
@@ -278,37 +285,44 @@ def uses_channels_last(model: torch.nn.Module, channels_last: bool | None = None
 
 
 def predict(model: torch.nn.Module, split: ImageSplit, *, device=None, batch_size: int = 512,
-            amp: bool = False, num_workers: int = 0,
-            channels_last: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+            amp: bool = False, num_workers: int = 0, channels_last: bool | None = None, logits_fn=None,
+            preprocess=None, input_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """One batched inference pass: ``(probs float32 [N, K] on CPU, labels int64 [N])``.
 
     The model is put in eval mode (its previous mode is restored afterwards), runs under
     ``torch.inference_mode()`` and optional bf16 autocast; softmax is taken in float32.
-    ``channels_last`` (``None``: :func:`uses_channels_last`) feeds NHWC batches; the model
-    itself is not changed.
+    ``device`` defaults to the model's. The model is seen through
+    :func:`lotus.models.as_classifier` (``logits_fn``, ``preprocess``, ``input_size``): models
+    returning tuples, dicts or Hugging Face outputs work as they are. ``channels_last`` (``None``:
+    :func:`uses_channels_last` of ``model``) feeds NHWC batches; the model itself is not changed.
     """
-    dev = resolve_device(device) if device is not None else next(model.parameters()).device
+    net = as_classifier(model, logits_fn=logits_fn, preprocess=preprocess, input_size=input_size)
+    if device is not None:
+        dev = resolve_device(device)
+    else:
+        dev = next(iter(net.parameters()), torch.empty(0)).device
     nhwc = uses_channels_last(model, channels_last)
-    was_training = model.training
-    model.eval()
-    model.to(dev)
+    was_training = net.training
+    net.eval()
+    net.to(dev)
     out = []
     try:
         with torch.inference_mode():
             for x, _ in split.batches(batch_size, device=dev, num_workers=num_workers, channels_last=nhwc):
                 with autocast(dev, amp):
-                    logits = model(x)
+                    logits = net(x)
                 out.append(torch.softmax(logits.float(), dim=1).cpu())
     finally:
-        model.train(was_training)
+        net.train(was_training)
     probs = torch.cat(out) if out else torch.empty(0, split.num_classes)
     return probs, split.labels.clone()
 
 
 def accuracy(model: torch.nn.Module, split: ImageSplit, *, device=None, batch_size: int = 512,
-             amp: bool = False, channels_last: bool | None = None) -> float:
-    """Top-1 accuracy in ``[0, 1]`` (unrounded) of ``model`` on ``split``."""
-    probs, labels = predict(model, split, device=device, batch_size=batch_size, amp=amp, channels_last=channels_last)
+             amp: bool = False, channels_last: bool | None = None, **adapter) -> float:
+    """Top-1 accuracy in ``[0, 1]`` (unrounded) of ``model`` on ``split`` (``adapter``:
+    ``logits_fn`` / ``preprocess`` / ``input_size`` of :func:`predict`)."""
+    probs, labels = predict(model, split, device=device, batch_size=batch_size, amp=amp, channels_last=channels_last, **adapter)
     return float((probs.argmax(dim=1) == labels).float().mean())
 
 
@@ -326,6 +340,9 @@ def evaluate(
     return_predictions: bool = False,
     reference_cache: dict | None = None,
     channels_last: bool | None = None,
+    logits_fn=None,
+    preprocess=None,
+    input_size: int | None = None,
 ):
     """All the paper's metrics for ``model`` on ``splits``, as plain unrounded floats.
 
@@ -345,10 +362,29 @@ def evaluate(
     ``predictions[split] = (probs, labels)`` of ``model``. ``channels_last``: NHWC batches
     (``None``: auto, see :func:`uses_channels_last`); like ``amp`` and ``batch_size`` a speed
     option only.
+
+    ``logits_fn`` / ``preprocess`` / ``input_size``: how to read ``model``, ``original`` and
+    ``gold`` as classifiers (:func:`lotus.models.as_classifier`; they share one architecture).
+    ``device`` defaults to the model's when it sits on an accelerator, else CUDA if available.
+    A model whose output does not fit the splits (wrong number of classes, wrong input size)
+    is a :class:`LotusError` before any pass over the data.
     """
     if rf_jsd_reference not in ("val", "test"):
         raise LotusError(f"rf_jsd_reference must be 'val' or 'test', got {rf_jsd_reference!r}")
-    dev = resolve_device(device)
+    if not isinstance(splits, UnlearningSplits):
+        raise LotusError(f"splits must be an UnlearningSplits (lotus.load_splits, UnlearningSplits.from_dataset(s)), "
+                         f"got {type(splits).__name__}")
+    same = original is None or original is model
+
+    def wrap(m):
+        return as_classifier(m, logits_fn=logits_fn, preprocess=preprocess, input_size=input_size)
+
+    model = wrap(model)
+    original = None if same else wrap(original)
+    gold = wrap(gold) if gold is not None else None
+    dev = model_device(model, device)
+    model.to(dev)
+    check_classifier(model, next(splits.forget.batches(2, device=dev))[0], splits.num_classes)
     kw = dict(device=dev, batch_size=batch_size, amp=amp)
     cache = reference_cache if reference_cache is not None else {}
     preds = {name: predict(model, splits[name], channels_last=channels_last, **kw)
@@ -356,7 +392,7 @@ def evaluate(
     res = {f"acc_{name}": float((p.argmax(1) == y).float().mean()) for name, (p, y) in preds.items()}
     nonmember = torch.cat([preds["test"][0], preds["val"][0]])
     res["mia"] = mia_entropy(preds["retain"][0], nonmember, preds["forget"][0])
-    if original is None or original is model:
+    if original is None:
         ref_probs, ref_labels = preds[rf_jsd_reference]
     else:
         key = ("original", rf_jsd_reference, batch_size, amp)
@@ -373,3 +409,111 @@ def evaluate(
         for suffix, leg in (("", legacy), ("_legacy", True)):
             res[f"jsd{suffix}"] = js_divergence(forget_probs, cache[key], legacy=leg)
     return (res, preds) if return_predictions else res
+
+
+# ---------------------------------------------------------------------------------------
+# Retrain-free scoring of saved models
+# ---------------------------------------------------------------------------------------
+
+#: what :func:`score_checkpoint` reports per model (``lotus score`` prints these columns)
+SCORE_KEYS = ("acc_forget", "acc_retain", "acc_test", "acc_val", "mia", "rf_jsd")
+
+
+def read_indices(path: str | os.PathLike) -> torch.Tensor:
+    """Read a forget list: ``LongTensor`` of positions in the training set (or a boolean mask).
+
+    ``.npy`` (an int array or a boolean mask), ``.pt`` / ``.pth`` (a tensor, read with
+    ``weights_only=True``), ``.json`` (a list), anything else text: integers separated by
+    white space or commas, ``#`` starting a comment.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LotusError(f"forget list {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            t = torch.as_tensor(np.load(path, allow_pickle=False))
+        elif suffix in (".pt", ".pth"):
+            t = torch.load(path, map_location="cpu", weights_only=True)
+        elif suffix == ".json":
+            t = torch.as_tensor(json.loads(path.read_text(encoding="utf-8")))
+        else:
+            text = "\n".join(line.split("#", 1)[0] for line in path.read_text(encoding="utf-8").splitlines())
+            t = torch.tensor([int(v) for v in text.replace(",", " ").split()], dtype=torch.long)
+    except (ValueError, TypeError, RuntimeError, OSError, json.JSONDecodeError) as exc:
+        raise LotusError(f"cannot read the forget list {path}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(t, torch.Tensor) or t.ndim != 1 or not (t.dtype == torch.bool or not t.is_floating_point()):
+        raise LotusError(f"the forget list {path} must hold a 1-D list of integer positions or a boolean mask")
+    if t.numel() == 0:
+        raise LotusError(f"the forget list {path} is empty")
+    return t if t.dtype == torch.bool else t.long()
+
+
+def score_checkpoint(
+    original,
+    unlearned,
+    data: "str | UnlearningSplits" = "digits",
+    *,
+    forget=None,
+    unseen=None,
+    seed: int = 0,
+    model=None,
+    model_kwargs: dict | None = None,
+    device=None,
+    batch_size: int = 512,
+    amp: bool = False,
+    legacy: bool = False,
+    logits_fn=None,
+    preprocess=None,
+    input_size: int | None = None,
+    **data_options,
+) -> dict:
+    """Retrain-free evaluation of an unlearned model against its original: RF-JSD, accuracies
+    and MIA, with no gold model (spec 4.4).
+
+    Parameters
+    ----------
+    original, unlearned : ``nn.Module`` s or model files (:func:`lotus.models.load_model_file`: a
+        checkpoint of ``lotus train``, a state dict with ``model=...``, TorchScript, ``torch.export``).
+    data : an :class:`~lotus.data.UnlearningSplits` (e.g. from ``UnlearningSplits.from_dataset``),
+        or the name of a data source for :func:`lotus.load_splits`, which then reads ``forget``
+        (a spec, a list of positions, or the path of a file for :func:`read_indices`), ``unseen``
+        (an image folder replacing D_u), ``seed`` and ``data_options`` (``root``, source options).
+    model, model_kwargs : the architecture of state-dict files (:func:`lotus.models.load_model_file`).
+    logits_fn, preprocess, input_size : how to read the models as classifiers
+        (:func:`lotus.models.as_classifier`).
+
+    Returns
+    -------
+    ``{"unlearned": {...}, "original": {...}, "dataset", "forget", "seed", "sizes"}``: per model the
+    :data:`SCORE_KEYS` plus ``rf_jsd_legacy`` (floats). ``rf_jsd`` compares each model's
+    class-mean predictions on the forget set with the *original* model's on the unseen set D_u;
+    the original's own value is the level before unlearning.
+    """
+    if isinstance(data, UnlearningSplits):
+        if forget is not None or unseen is not None or data_options:
+            raise LotusError("forget / unseen / data options belong to lotus.load_splits; the given splits hold them already")
+        splits = data
+    else:
+        if isinstance(forget, (str, os.PathLike)) and Path(forget).is_file():
+            forget = read_indices(forget)
+        splits = load_splits(str(data), forget=forget, seed=seed, unseen=unseen, **data_options)
+
+    def load(m, what):
+        if isinstance(m, torch.nn.Module):
+            return m
+        if isinstance(m, (str, os.PathLike)):
+            return load_model_file(m, model=model, num_classes=splits.num_classes, model_kwargs=model_kwargs)
+        raise LotusError(f"{what} must be an nn.Module or a model file, got {type(m).__name__}")
+
+    orig, unl = load(original, "original"), load(unlearned, "unlearned")
+    kw = dict(device=device, batch_size=batch_size, amp=amp, legacy=legacy, logits_fn=logits_fn,
+              preprocess=preprocess, input_size=input_size)
+    cache: dict = {}
+    m_orig, preds = evaluate(orig, splits, return_predictions=True, **kw)
+    cache[("original", "val", batch_size, amp)] = preds["val"]  # reused as the unlearned model's reference
+    m_unl = evaluate(unl, splits, original=orig, reference_cache=cache, **kw)
+    keys = (*SCORE_KEYS, "rf_jsd_legacy")
+    return {"unlearned": {k: m_unl[k] for k in keys}, "original": {k: m_orig[k] for k in keys},
+            "dataset": splits.dataset, "forget": splits.forget_spec, "seed": splits.seed, "sizes": splits.sizes(),
+            "unseen": str(splits.source.get("unseen", "half of the held-out set"))}

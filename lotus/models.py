@@ -19,20 +19,35 @@ Registered models
     width 192, depth 4, 3 heads; ~1.8M parameters). No pretrained weights.
 ``small_cnn``
     A four-stage convolutional network (~0.4M parameters) for CPU profiles and tests.
+
+Any other classifier
+--------------------
+:func:`as_classifier` wraps any ``nn.Module`` (a torchvision, timm or Hugging Face model, a
+model returning a tuple or a dict, a model that needs its own input size or normalisation)
+into a :class:`Classifier` whose forward returns ``[B, K]`` logits. It is the one adapter:
+:func:`lotus.unlearn`, :func:`lotus.evaluate`, :func:`lotus.metrics.predict` and every
+unlearning method see a model through it (they take ``logits_fn=`` / ``preprocess=`` /
+``input_size=`` and apply it). :func:`load_model_file` reads a saved model (a checkpoint of
+``lotus train``, a state dict with an architecture, a TorchScript or ``torch.export`` file).
 """
 
 from __future__ import annotations
 
+import copy
+import importlib
+import inspect
 import os
+import zipfile
 from dataclasses import dataclass, field
 from numbers import Integral
+from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .utils import LotusError
+from .utils import LotusError, resolve_device
 
 __all__ = [
     "create_model",
@@ -46,7 +61,19 @@ __all__ = [
     "ResNet18",
     "SmallCNN",
     "count_parameters",
+    "Classifier",
+    "as_classifier",
+    "unwrap_classifier",
+    "output_logits",
+    "check_classifier",
+    "model_device",
+    "load_model_file",
+    "CHECKPOINT_FORMAT",
 ]
+
+#: format version of the checkpoints :func:`lotus.train.save_checkpoint` writes
+#: (``{"format", "meta", "state_dict"}``); :func:`load_model_file` reads them too
+CHECKPOINT_FORMAT = 1
 
 #: the authors' training recipe for ResNet-18 (their scripts; the paper states none, spec 6.4):
 #: SGD lr 0.1, momentum 0.9, wd 5e-4, batch 512, 150 epochs, 30 warm-up epochs then linear decay,
@@ -129,8 +156,6 @@ def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
     if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 2:
         raise LotusError(f"num_classes must be an int >= 2, got {num_classes!r}")
     num_classes = int(num_classes)
-    import inspect
-
     params = inspect.signature(factory).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         unknown = sorted(set(kwargs) - (set(params) - {"num_classes"}))
@@ -238,9 +263,14 @@ class ResizeTo(nn.Module):
         self.size = int(size)
 
     def forward(self, x):
-        if x.shape[-1] != self.size or x.shape[-2] != self.size:
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=False)
-        return self.model(x)
+        return self.model(resize_batch(x, self.size))
+
+
+def resize_batch(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``x`` (``[B, C, H, W]``) resized bilinearly to ``size x size`` (unchanged if it is already)."""
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
+    return x
 
 
 def _hf_offline() -> bool:
@@ -309,3 +339,294 @@ def _vit_tiny(num_classes: int, img_size: int = 32, patch_size: int = 4, embed_d
     net = VisionTransformer(img_size=img_size, patch_size=patch_size, num_classes=num_classes,
                             embed_dim=embed_dim, depth=depth, num_heads=num_heads, mlp_ratio=4.0)
     return ResizeTo(net, img_size)
+
+
+# ---------------------------------------------------------------------------------------
+# Any classifier: the one adapter every entry point applies
+# ---------------------------------------------------------------------------------------
+
+
+def output_logits(out) -> torch.Tensor:
+    """The logits in a model's output: a tensor as is, the first entry of a tuple or list,
+    ``out["logits"]`` of a mapping, ``out.logits`` of an object (a Hugging Face
+    ``ModelOutput``). Anything else is a :class:`LotusError` asking for a ``logits_fn``."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
+        return out[0]
+    if isinstance(out, dict) or hasattr(out, "keys"):
+        try:
+            if "logits" in out:
+                return out["logits"]
+        except TypeError:
+            pass
+    logits = getattr(out, "logits", None)
+    if isinstance(logits, torch.Tensor):
+        return logits
+    keys = f" with keys {list(out.keys())}" if hasattr(out, "keys") else ""
+    raise LotusError(
+        f"cannot find the logits in the model's output ({type(out).__name__}{keys}); pass "
+        "logits_fn=... (e.g. logits_fn=lambda out: out['scores']) to lotus.unlearn / lotus.evaluate, "
+        "or wrap the model with lotus.models.as_classifier(model, logits_fn=...)")
+
+
+class Classifier(nn.Module):
+    """A model seen as a classifier of the normalised image batches of a split.
+
+    ``forward(x)``: ``x`` is ``float32 [B, C, H, W]`` (from :meth:`lotus.data.ImageSplit.batches`);
+    it is resized to ``input_size x input_size`` (if given), passed through ``preprocess`` (if
+    given, any callable on the batch, e.g. a change of normalisation), then through ``model``;
+    ``logits_fn(output)`` (default :func:`output_logits`) picks the ``[B, K]`` logits. The
+    wrapped model is ``self.model``: its parameters are the classifier's, so training the
+    classifier trains it. ``lotus_config`` is the wrapped model's (if it has one).
+    """
+
+    def __init__(self, model: nn.Module, *, logits_fn: Callable | None = None, preprocess: Callable | None = None,
+                 input_size: int | None = None):
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise LotusError(f"a classifier must be a torch.nn.Module, got {type(model).__name__}")
+        for name, fn in (("logits_fn", logits_fn), ("preprocess", preprocess)):
+            if fn is not None and not callable(fn):
+                raise LotusError(f"{name} must be callable, got {type(fn).__name__}")
+        if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, Integral)
+                                       or input_size < 1):
+            raise LotusError(f"input_size must be an int >= 1 or None, got {input_size!r}")
+        self.model = model
+        self.training = model.training  # the wrapper starts in the mode of the model it wraps
+        self.logits_fn = logits_fn
+        self.preprocess = preprocess
+        self.input_size = int(input_size) if input_size is not None else None
+
+    @property
+    def lotus_config(self) -> dict | None:
+        return getattr(self.model, "lotus_config", None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_size is not None:
+            x = resize_batch(x, self.input_size)
+        if self.preprocess is not None:
+            x = self.preprocess(x)
+        out = self.model(x)
+        logits = self.logits_fn(out) if self.logits_fn is not None else output_logits(out)
+        if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
+            what = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise LotusError(f"the classifier's logits must be a [batch, classes] tensor, got {what}")
+        return logits
+
+    def rewrap(self, model: nn.Module) -> "Classifier":
+        """``model`` wrapped the same way (a fresh copy of the architecture, say)."""
+        return Classifier(model, logits_fn=self.logits_fn, preprocess=self.preprocess, input_size=self.input_size)
+
+    def extra_repr(self) -> str:
+        parts = [f"{k}={getattr(v, '__name__', type(v).__name__)}" for k, v in
+                 (("logits_fn", self.logits_fn), ("preprocess", self.preprocess)) if v is not None]
+        if self.input_size is not None:
+            parts.append(f"input_size={self.input_size}")
+        return ", ".join(parts)
+
+
+def as_classifier(model: nn.Module, *, logits_fn: Callable | None = None, preprocess: Callable | None = None,
+                  input_size: int | None = None) -> Classifier:
+    """``model`` as a :class:`Classifier` (a model already wrapped is returned as is).
+
+    ``logits_fn(output) -> logits [B, K]`` picks the logits out of what ``model`` returns
+    (default :func:`output_logits`: tensors, tuples, ``{"logits": ...}``, ``.logits``);
+    ``preprocess(x) -> x`` adapts the normalised batch to what the model expects (another
+    normalisation, say); ``input_size`` resizes the batch bilinearly first. Example::
+
+        clf = lotus.models.as_classifier(hf_model, logits_fn=lambda out: out.logits, input_size=224)
+    """
+    if isinstance(model, Classifier):
+        if logits_fn is not None or preprocess is not None or input_size is not None:
+            raise LotusError("the model is already a lotus.models.Classifier; give logits_fn / preprocess / "
+                             "input_size to as_classifier once, not again")
+        return model
+    return Classifier(model, logits_fn=logits_fn, preprocess=preprocess, input_size=input_size)
+
+
+def unwrap_classifier(model: nn.Module) -> nn.Module:
+    """The model inside a :class:`Classifier` (any other module is returned as is)."""
+    return model.model if isinstance(model, Classifier) else model
+
+
+def model_device(model: nn.Module, device=None) -> torch.device:
+    """The device to run ``model`` on: ``device`` if given; else the device of its parameters
+    when they sit on an accelerator (a model the caller put on ``cuda:1`` stays there); else
+    the default device (CUDA if available, else MPS, else CPU)."""
+    if device is not None:
+        return resolve_device(device)
+    for t in (*model.parameters(), *model.buffers()):
+        if t.device.type not in ("cpu", "meta"):
+            return t.device
+        break
+    return resolve_device(None)
+
+
+def check_classifier(model: nn.Module, x: torch.Tensor, num_classes: int, *, what: str = "model") -> None:
+    """Run ``model`` (a :class:`Classifier`) once on the batch ``x`` in eval mode and check that it
+    gives ``[B, num_classes]`` logits; a :class:`LotusError` says what is wrong otherwise.
+    The model's train / eval mode is restored; nothing is learned."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            out = model(x)
+    except LotusError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - turned into an actionable message
+        raise LotusError(
+            f"the {what} fails on a batch of shape {tuple(x.shape)} from the splits: {type(exc).__name__}: {exc}. "
+            "If it needs another input size or normalisation, pass input_size=... or preprocess=... "
+            "(lotus.models.as_classifier)") from exc
+    finally:
+        model.train(was_training)
+    if out.shape != (x.shape[0], num_classes):
+        raise LotusError(f"the {what} gives logits of shape {tuple(out.shape)} for a batch of {x.shape[0]}, "
+                         f"but the data have {num_classes} classes; does its head fit the data?")
+
+
+# ---------------------------------------------------------------------------------------
+# Model files: lotus checkpoints, state dicts, TorchScript, torch.export
+# ---------------------------------------------------------------------------------------
+
+
+class ExportedClassifier(nn.Module):
+    """A ``torch.export`` program as a module: ``train()`` / ``eval()`` do not reach the
+    exported graph (it cannot switch mode), and a program exported with a fixed batch size
+    runs any batch in chunks of that size (the last chunk padded)."""
+
+    def __init__(self, program, batch_size: int | None):
+        super().__init__()
+        self.program = program
+        self.batch_size = batch_size
+
+    def train(self, mode: bool = True):
+        self.training = mode
+        return self
+
+    def forward(self, x):
+        b = self.batch_size
+        if b is None or x.shape[0] == b:
+            return self.program(x)
+        outs = []
+        for s in range(0, x.shape[0], b):
+            chunk = x[s:s + b]
+            n = chunk.shape[0]
+            if n < b:
+                chunk = torch.cat([chunk, chunk[-1:].expand(b - n, *chunk.shape[1:])])
+            outs.append(output_logits(self.program(chunk))[:n])
+        return torch.cat(outs)
+
+
+def _zip_names(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return []
+
+
+def _build(model, num_classes: int | None, model_kwargs: dict) -> nn.Module:
+    """A freshly built architecture: a registered name, ``"package.module:factory"``, or a module (copied)."""
+    if isinstance(model, nn.Module):
+        return copy.deepcopy(model)
+    if not isinstance(model, str) or not model:
+        raise LotusError(f"model must be a registered name, 'package.module:factory' or an nn.Module, got {model!r}")
+    if ":" in model:
+        mod_name, _, fn_name = model.partition(":")
+        try:
+            fn = getattr(importlib.import_module(mod_name), fn_name)
+        except (ImportError, AttributeError) as exc:
+            raise LotusError(f"cannot import the model factory {model!r}: {exc}") from exc
+        kw = dict(model_kwargs)
+        try:  # torchvision's builders take num_classes through **kwargs
+            params = inspect.signature(fn).parameters
+            accepts = "num_classes" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+        except (TypeError, ValueError):
+            accepts = False
+        if accepts and "num_classes" not in kw and num_classes is not None:
+            kw["num_classes"] = int(num_classes)
+        return fn(**kw)
+    if num_classes is None:
+        raise LotusError(f"building model {model!r} needs num_classes")
+    return create_model(model, int(num_classes), **model_kwargs)
+
+
+def load_model_file(path: str | os.PathLike, *, model=None, num_classes: int | None = None,
+                    model_kwargs: dict | None = None) -> nn.Module:
+    """Load a saved classifier, in eval mode on the CPU.
+
+    ``path`` may hold
+
+    * a checkpoint written by ``lotus train`` / :func:`lotus.train.save_checkpoint`
+      (``{"format", "meta", "state_dict"}``): the architecture is read from its metadata
+      (``model`` overrides it), ``num_classes`` from the data;
+    * a state dict (or ``{"state_dict": ...}``): ``model`` gives the architecture, a registered
+      name (``"resnet18"``), a factory ``"package.module:function"`` (e.g.
+      ``"torchvision.models:resnet18"``, called with ``model_kwargs`` and ``num_classes`` if it
+      takes one, as torchvision builders do) or an ``nn.Module`` to load the weights into (a copy is made);
+    * a TorchScript archive (``torch.jit.save``) or a ``torch.export`` program
+      (``torch.export.save``, ``.pt2``): the file holds its architecture.
+
+    Pickled files are read with ``torch.load(..., weights_only=True)``; no code in them runs.
+    Errors (a missing, corrupt or unknown file, weights that do not fit, non-finite weights)
+    are :class:`LotusError` s naming the file.
+    """
+    path = Path(path)
+    kw = dict(model_kwargs or {})
+    if not path.is_file():
+        raise LotusError(f"model file {path} does not exist")
+    names = _zip_names(path)
+    if any(n.endswith("/constants.pkl") or "/code/__torch__/" in n for n in names):
+        try:
+            net = torch.jit.load(str(path), map_location="cpu")
+        except Exception as exc:  # noqa: BLE001
+            raise LotusError(f"cannot load the TorchScript archive {path}: {type(exc).__name__}: {exc}") from exc
+        return net.eval()
+    if any(n.endswith("/archive_format") for n in names):
+        try:
+            program = torch.export.load(str(path))
+        except Exception as exc:  # noqa: BLE001
+            raise LotusError(f"cannot load the torch.export program {path}: {type(exc).__name__}: {exc}") from exc
+        user = set(program.graph_signature.user_inputs)
+        shapes = [n.meta["val"].shape for n in program.graph.nodes
+                  if n.op == "placeholder" and n.name in user and "val" in n.meta]
+        batch = shapes[0][0] if shapes and len(shapes[0]) else None
+        return ExportedClassifier(program.module(), int(batch) if isinstance(batch, int) else None)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure: not a file we can read safely
+        raise LotusError(
+            f"{path} is not a model file lotus can read safely (a lotus checkpoint, a state dict, a TorchScript "
+            f"or torch.export file): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+    if isinstance(obj, nn.Module):  # pragma: no cover - weights_only=True never returns modules
+        return obj.eval()
+    if not isinstance(obj, dict):
+        raise LotusError(f"{path} holds a {type(obj).__name__}, not a state dict or a checkpoint")
+    meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else None
+    state = obj.get("state_dict", obj)
+    if meta is not None:
+        if obj.get("format") != CHECKPOINT_FORMAT:
+            raise LotusError(f"{path} has checkpoint format {obj.get('format')!r}, expected {CHECKPOINT_FORMAT}")
+        key = meta.get("key") if isinstance(meta.get("key"), dict) else {}
+        if model is None:
+            model = key.get("model")
+            kw = {**(key.get("model_kwargs") or {}), **kw}
+        if model is None:
+            raise LotusError(f"checkpoint {path} does not name its model; pass model=... (CLI: --model)")
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise LotusError(f"{path} holds no state dict (a mapping of parameter names to tensors)")
+    if model is None:
+        raise LotusError(f"{path} is a plain state dict: pass the architecture, model='resnet18' or "
+                         "model='torchvision.models:resnet18' (CLI: --model), or save a TorchScript / torch.export file")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise LotusError(f"{path} holds non-finite weights ({', '.join(bad[:5])})")
+    net = _build(model, num_classes, kw)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise LotusError(f"the weights in {path} do not fit the model {model if isinstance(model, str) else type(model).__name__}: "
+                         f"{' '.join(str(exc).split())[:600]}") from exc
+    return net.eval()

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .data import ImageSplit, UnlearningSplits
-from .models import CNN_RECIPE, create_model, model_info
+from .models import CHECKPOINT_FORMAT, CNN_RECIPE, create_model, model_info
 from .utils import (
     VERSION,
     LotusError,

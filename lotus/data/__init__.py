@@ -19,7 +19,10 @@ listed before it (never models, training or methods):
   (Tiny-ImageNet's, :func:`list_tinyimagenet`) and :func:`sort_cifake`, which sorts CIFAKE's
   synthetic images into class folders for the unseen set;
 * :mod:`lotus.data.sources`: the registry of data sources (:func:`register_source`,
-  :func:`list_datasets`, :func:`source_info`) and :func:`load_splits`.
+  :func:`list_datasets`, :func:`source_info`) and :func:`load_splits`;
+* :mod:`lotus.data.torch_datasets`: your own torch ``Dataset`` s as splits
+  (:class:`DatasetSplit`, :func:`from_dataset`, :func:`from_datasets`, also reachable as
+  ``UnlearningSplits.from_dataset`` / ``UnlearningSplits.from_datasets``).
 """
 
 from .decode import (
@@ -54,13 +57,18 @@ from .splits import (
     UnlearningSplits,
     concat_splits,
 )
+from .torch_datasets import DatasetSplit, dataset_labels, from_dataset, from_datasets
 
 __all__ = [
     "ImageSplit",
     "TensorSplit",
     "FileSplit",
+    "DatasetSplit",
     "UnlearningSplits",
     "load_splits",
+    "from_dataset",
+    "from_datasets",
+    "dataset_labels",
     "list_datasets",
     "register_source",
     "source_info",

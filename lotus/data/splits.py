@@ -304,7 +304,10 @@ def concat_splits(splits: Sequence[ImageSplit]) -> ImageSplit:
             num_classes=first.num_classes, image_size=first.image_size, mean=first.mean,
             std=first.std, augment_mode=first.augment_mode, resize=first.resize,
         )
-    raise LotusError("cannot concatenate in-memory and file-backed splits; call FileSplit.to_memory() first")
+    if all(type(s) is type(first) for s in splits) and hasattr(type(first), "_concat"):
+        return type(first)._concat(splits)  # another kind of split (e.g. lotus.data.DatasetSplit)
+    raise LotusError(f"cannot concatenate splits of different kinds ({', '.join(sorted({type(s).__name__ for s in splits}))}); "
+                     "call FileSplit.to_memory() first to join in-memory and file-backed splits")
 
 
 

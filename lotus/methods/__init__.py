@@ -15,7 +15,8 @@ import torch
 import torch.nn as nn
 
 from ..data import UnlearningSplits
-from ..utils import LotusError, resolve_device, seed_everything, synchronize, to_plain
+from ..models import Classifier, as_classifier, check_classifier, model_device, unwrap_classifier
+from ..utils import LotusError, seed_everything, synchronize, to_plain
 
 # the built-in methods register themselves on import
 from . import bad_teacher, finetune, lotus, neggrad_plus, random_labeling, retrain, salun, scrub, ssd, unsir  # noqa: F401
@@ -51,23 +52,36 @@ def unlearn(
     seed: int = 0,
     inplace: bool = False,
     model_name: str | None = None,
+    logits_fn=None,
+    preprocess=None,
+    input_size: int | None = None,
     **hparams,
 ) -> tuple[nn.Module, UnlearnReport]:
     """Unlearn ``splits.forget`` from ``model`` with ``method``.
 
     Parameters
     ----------
-    model : the original model f_orig (trained on forget + retain). Not modified unless
-        ``inplace=True``: by default a deep copy is unlearned and returned.
-    splits : :class:`~lotus.data.UnlearningSplits` (forget, retain, val = D_u, test).
+    model : the original model f_orig (trained on forget + retain), any ``nn.Module``
+        classifier. Not modified unless ``inplace=True``: by default a deep copy is unlearned
+        and returned.
+    splits : :class:`~lotus.data.UnlearningSplits` (forget, retain, val = D_u, test), from
+        :func:`lotus.load_splits` or from your own Datasets
+        (``UnlearningSplits.from_dataset`` / ``from_datasets``).
     method : a name from :func:`list_methods`.
-    device : ``"cpu"``, ``"cuda"``, ... (default: CUDA if available).
+    device : ``"cpu"``, ``"cuda"``, ... (default: the model's device when it sits on an
+        accelerator, else CUDA if available).
     seed : seeds every random choice of the method (retain subset, noise, shuffling).
     model_name : registry name of the model (selects the paper's per-model defaults);
         read from ``model.lotus_config`` when omitted.
     **hparams : method hyper-parameters overriding its defaults; unknown names are an error.
         ``augment`` (training augmentation during unlearning) defaults to what the original
         model was trained with when that is known (models from :mod:`lotus.train`).
+    logits_fn, preprocess, input_size : how to read ``model`` as a classifier of the splits'
+        batches (:func:`lotus.models.as_classifier`): ``logits_fn(output)`` picks the logits
+        of a model returning something else than a tensor (tuples, ``{"logits": ...}`` and
+        Hugging Face outputs are read without it), ``preprocess(x)`` adapts the batch,
+        ``input_size`` resizes it. Every method sees the model through this adapter; the
+        returned model is yours, unwrapped.
 
         Speed options (every method has ``amp``, bf16 autocast, default off; most have
         ``channels_last``, ``None`` = auto: NHWC for the registered CNNs; the distillation
@@ -76,19 +90,31 @@ def unlearn(
         records the values used.
 
     Returns
+    Methods that build a fresh copy of the architecture (``retrain``, ``bad_teacher``) need
+    ``model.lotus_config`` (models from :func:`lotus.create_model`); for other models they are
+    a :class:`LotusError` before any work. So is a model whose logits do not fit the splits.
     -------
     (model, report) : the unlearned model in eval mode on ``device`` (in the default memory
         format), and an :class:`UnlearnReport` whose ``seconds`` is the wall time of the
         unlearning routine (evaluation excluded).
     """
     if not isinstance(splits, UnlearningSplits):
-        raise LotusError(f"splits must be an UnlearningSplits (from lotus.load_splits), got {type(splits).__name__}")
+        raise LotusError(f"splits must be an UnlearningSplits (lotus.load_splits, UnlearningSplits.from_dataset(s)), "
+                         f"got {type(splits).__name__}")
+    if not isinstance(model, nn.Module):
+        raise LotusError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if len(splits.forget) == 0:
         raise LotusError("the forget set is empty")
     impl = get_method(method)
-    dev = resolve_device(device)
+    wrapped_here = not isinstance(model, Classifier)
+    dev = model_device(model, device)
     if model_name is None:
         model_name = (getattr(model, "lotus_config", None) or {}).get("name")
+    if impl.needs_fresh_model and not (getattr(model, "lotus_config", None) or {}).get("name"):
+        raise LotusError(
+            f"method {method!r} trains a newly initialised model of the same architecture and builds it from "
+            f"model.lotus_config, which this {type(unwrap_classifier(model)).__name__} lacks; create the model with "
+            "lotus.create_model (register your architecture with lotus.models.register_model), or use another method")
     hp = check_hparams(method, impl.default_hparams(model_name, splits.dataset), hparams)
     if "augment" in hp and "augment" not in hparams:
         # unlearn with the augmentation the original model was trained with, when known
@@ -96,9 +122,12 @@ def unlearn(
         recipe = (getattr(model, "lotus_train_info", None) or {}).get("recipe") or {}
         if "augment" in recipe:
             hp["augment"] = bool(recipe["augment"])
+    # the one adapter every method sees: a module whose forward gives [B, K] logits
+    model = as_classifier(model, logits_fn=logits_fn, preprocess=preprocess, input_size=input_size)
     hp = resolve_speed_options(model, hp)
     student = model if inplace else copy.deepcopy(model)
     student.to(dev)
+    check_classifier(student, next(splits.forget.batches(2, device=dev))[0], splits.num_classes)
     original = freeze(copy.deepcopy(model).to(dev)) if impl.needs_original else None
     logger.debug("unlearning with %s on %s, seed %s, hyper-parameters %s", method, dev, seed, hp)
     nhwc = bool(hp.get("channels_last", False))
@@ -120,6 +149,8 @@ def unlearn(
         to_memory_format(False, student)
     out["speed"] = {"channels_last": nhwc, "amp": bool(hp.get("amp", False)),
                     "teacher_cache": bool(out.pop("teacher_cache", False)), "threads": torch.get_num_threads()}
+    if wrapped_here:
+        student = unwrap_classifier(student)
     report = UnlearnReport(
         method=method, seconds=seconds, epochs=int(out.pop("epochs", hp.get("epochs", 0))),
         hparams=to_plain(hp), history=to_plain(out.pop("history", [])), extra=to_plain(out),

@@ -47,6 +47,7 @@ class BadTeacher(UnlearningMethod):
     name = "bad_teacher"
     label = "Bad Teacher"
     summary = "distil from the original on retain data and from a random network on forget data"
+    needs_fresh_model = True  # fresh_model_like: needs model.lotus_config
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:
         return {**family_defaults(model_name), "lr": 1e-4, "weight_decay": 0.0, "temperature": 1.0,

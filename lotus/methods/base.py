@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..data import ImageSplit, UnlearningSplits
 from ..metrics import uses_channels_last
-from ..models import create_model, list_models, model_family, model_info
+from ..models import Classifier, create_model, list_models, model_family, model_info
 from ..utils import LotusError, autocast, check_finite, make_generator
 
 __all__ = [
@@ -70,6 +70,10 @@ class UnlearningMethod:
     #: the method's own :class:`HParamRule` per hyper-parameter name, where it differs from the
     #: shared :data:`HPARAM_RULES` (e.g. LoTUS's ``alpha``); read by :func:`validate_hparams`
     hparam_rules: dict = {}
+    #: methods that build a newly initialised copy of the architecture (:func:`fresh_model_like`,
+    #: e.g. retrain, Bad Teacher) set this to True: they need ``model.lotus_config``, and
+    #: :func:`lotus.unlearn` says so before any work for a model without one
+    needs_fresh_model: bool = False
 
     def default_hparams(self, model_name: str | None = None, dataset: str | None = None) -> dict:
         raise NotImplementedError
@@ -389,8 +393,11 @@ def fresh_model_like(model: nn.Module, *, seed: int, salt: str, device=None, **o
     :func:`lotus.models.create_model`); ``overrides`` replace its keyword arguments (e.g.
     ``pretrained=False``). Initialisation draws from the global RNG inside a
     :func:`torch.random.fork_rng` block seeded with :func:`derived_seed` ``(seed, salt)``,
-    so it is reproducible and leaves the caller's RNG state untouched.
+    so it is reproducible and leaves the caller's RNG state untouched. A
+    :class:`lotus.models.Classifier` gives a fresh copy of the model inside, wrapped the same way.
     """
+    if isinstance(model, Classifier):
+        return model.rewrap(fresh_model_like(model.model, seed=seed, salt=salt, device=device, **overrides))
     cfg = dict(getattr(model, "lotus_config", None) or {})
     if "name" not in cfg or "num_classes" not in cfg:
         raise LotusError(

@@ -23,6 +23,7 @@ class Retrain(UnlearningMethod):
     summary = "train a fresh model on the retain set only, timed (the `gold` row is the same model, cached)"
     needs_original = False
     shares_budget = False  # its epochs are a training recipe's, not the unlearning budget
+    needs_fresh_model = True  # fresh_model_like: needs model.lotus_config
 
     def default_hparams(self, model_name=None, dataset=None) -> dict:
         return asdict(paper_recipe(model_name))
