@@ -92,9 +92,10 @@ def test_profile_file_validation(tmp_path):
 
 def test_the_shared_budget_reaches_every_method_that_has_it():
     s = resolve("tiny", unlearn={"epochs": 2, "stop_rule": "best"}, hparams={"scrub": {"epochs": 1}})
-    assert method_hparams("lotus", s) == {"epochs": 2, "batch_size": 64, "stop_rule": "best"}
-    assert method_hparams("finetune", s) == {"epochs": 2, "batch_size": 64}  # finetune has no stop rule
-    assert method_hparams("ssd", s) == {"batch_size": 64}  # SSD has no epochs
+    own = resolve("tiny")["hparams"]  # the profile's tuned values come on top of the budget
+    assert method_hparams("lotus", s) == {"epochs": 2, "batch_size": 64, "stop_rule": "best", **own["lotus"]}
+    assert method_hparams("finetune", s) == {"epochs": 2, "batch_size": 64, **own["finetune"]}  # no stop rule
+    assert method_hparams("ssd", s) == {"batch_size": 64, **own["ssd"]}  # SSD has no epochs
     assert method_hparams("scrub", s)["epochs"] == 1  # its own setting wins
     assert method_hparams("retrain", s) == {}  # retraining's epochs are a recipe's, not the budget
     assert method_hparams("gold", s) == {}
