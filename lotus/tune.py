@@ -176,13 +176,17 @@ def run_tune(profile, store: ResultsStore | None = None, *, methods: Sequence[st
 
 
 def hparams_yaml(result: TuneResult, *, command: str, date: str) -> str:
-    """The winners as the ``hparams`` lines of a profile, with a comment naming the search."""
+    """The winners as the ``hparams`` lines of a profile, with a comment naming the search.
+    A method's values the search did not touch (the profile's other ``hparams``) are kept."""
     p = result.plan
     lines = [f"  # {command} (seed {p['seed']}, {p['chapter']} settings, {date}): per method the lowest",
              f"  # Avg Gap to the gold model with test accuracy at most {p['max_test_drop']:g} below the original's"]
     lines.append("  hparams:")
-    for method, row in result.best.iterrows():
-        values = ", ".join(f"{k}: {v}" for k, v in row["setting"].items())
-        flag = "" if row["within_limit"] else "   # no setting within the test-accuracy limit"
+    current = p["settings"].get("hparams") or {}
+    for method in [*result.best.index, *(m for m in current if m not in result.best.index)]:
+        row = result.best.loc[method] if method in result.best.index else None
+        setting = {**(current.get(method) or {}), **(row["setting"] if row is not None else {})}
+        values = ", ".join(f"{k}: {to_plain(v)}" for k, v in setting.items())
+        flag = "" if row is None or row["within_limit"] else "   # no setting within the test-accuracy limit"
         lines.append(f"    {method}: {{{values}}}{flag}")
     return "\n".join(lines)

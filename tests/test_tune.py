@@ -96,6 +96,8 @@ def test_a_small_search_end_to_end(tmp_path, capsys):
     assert result.records.loc[result.records["method"] == "original", "test_drop"].iloc[0] == 0
     text = hparams_yaml(result, command="lotus tune --profile p", date="2000-01-01")
     assert "seed 5" in text and f"lotus: {{alpha: 2, lr: {chosen}}}" in text
+    # the profile's other hparams stay (tiny's SCRUB batch), so the block can replace the old one
+    assert "scrub: {" in text and "forget_batch_size: 64" in text
     # the command line reruns it from the stored records and prints the same winner
     assert main(["tune", "--profile", str(prof), "--methods", "lotus", "--quiet"]) == 0
     out = capsys.readouterr().out
