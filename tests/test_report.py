@@ -91,6 +91,7 @@ def test_key_numbers_state_the_setting_and_flag_collapse(records, ours):
     assert k["forget_gap"] == pytest.approx(0.38) and k["mia_gap"] == pytest.approx(0.36)
     assert k["best_method"] == "LoTUS" and k["lotus_rank"] == 1 and k["n_methods"] == 3
     assert k["lotus_acc_test"] == pytest.approx(0.58) and k["lotus_test_drop"] == pytest.approx(0.05)
+    assert k["lotus_forget_closed"] == pytest.approx(1 - 0.18 / 0.38)  # |0.80 - 0.62| of |1.00 - 0.62|
     assert k["collapsed"] == "SSD"  # test accuracy 0.53 below the original's
     assert k["lotus_speedup"] == pytest.approx(10.0) and k["fastest_method"] == "SSD"
     assert k["n_seeds"] == 3 and k["paper_lotus_rank"] == 1

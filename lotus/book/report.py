@@ -234,7 +234,8 @@ def key_numbers(ours: pd.DataFrame, records: pd.DataFrame, published: pd.Series 
     ``mia_gap``, original minus gold); the ranking (``best_method``, ``best_avg_gap``,
     ``best_spread``, ``n_within_spread``: methods whose Avg Gap is within the best method's
     per-seed spread of it, the best included); LoTUS (``lotus_avg_gap``, ``lotus_rank``,
-    ``lotus_acc_forget``, ``lotus_mia``, ``lotus_acc_test``, ``lotus_test_drop``); ``collapsed`` (the methods whose
+    ``lotus_acc_forget``, ``lotus_mia``, ``lotus_acc_test``, ``lotus_test_drop``, ``lotus_forget_closed``: the fraction of the
+    original's forget-accuracy distance to the gold model that LoTUS closes, 1 = all of it); ``collapsed`` (the methods whose
     test accuracy ends more than ``max_test_drop`` below that of ``drop_reference``, the original
     model or, for class unlearning, the gold model; in words, or "none");
     time (``lotus_seconds``, ``retrain_seconds``, ``lotus_speedup``, ``fastest_method``); with
@@ -269,7 +270,9 @@ def key_numbers(ours: pd.DataFrame, records: pd.DataFrame, published: pd.Series 
         out.update({
             "lotus_avg_gap": float(ranked["lotus"]), "lotus_rank": int(list(ranked.index).index("lotus") + 1),
             "lotus_acc_forget": get("lotus", "acc_forget"), "lotus_mia": get("lotus", "mia"),
-            "lotus_acc_test": get("lotus", "acc_test"), "lotus_test_drop": drops["lotus"], "lotus_seconds": get("lotus", "unlearn_seconds"),
+            "lotus_acc_test": get("lotus", "acc_test"), "lotus_test_drop": drops["lotus"],
+            "lotus_forget_closed": 1.0 - abs(get("lotus", "acc_forget") - get("gold", "acc_forget"))
+            / max(abs(get("original", "acc_forget") - get("gold", "acc_forget")), 1e-12), "lotus_seconds": get("lotus", "unlearn_seconds"),
             "retrain_seconds": get("gold", "unlearn_seconds"),
             "lotus_speedup": get("gold", "unlearn_seconds") / get("lotus", "unlearn_seconds"),
         })
