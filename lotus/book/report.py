@@ -272,7 +272,8 @@ def key_numbers(ours: pd.DataFrame, records: pd.DataFrame, published: pd.Series 
             "lotus_acc_forget": get("lotus", "acc_forget"), "lotus_mia": get("lotus", "mia"),
             "lotus_acc_test": get("lotus", "acc_test"), "lotus_test_drop": drops["lotus"],
             "lotus_forget_closed": 1.0 - abs(get("lotus", "acc_forget") - get("gold", "acc_forget"))
-            / max(abs(get("original", "acc_forget") - get("gold", "acc_forget")), 1e-12), "lotus_seconds": get("lotus", "unlearn_seconds"),
+            / max(abs(get("original", "acc_forget") - get("gold", "acc_forget")), 1e-12),
+            "lotus_seconds": get("lotus", "unlearn_seconds"),
             "retrain_seconds": get("gold", "unlearn_seconds"),
             "lotus_speedup": get("gold", "unlearn_seconds") / get("lotus", "unlearn_seconds"),
         })
