@@ -38,6 +38,7 @@ from .models import list_models, model_info
 from .profiles import benchmark_definition, benchmark_table, list_profiles, load_profile, resolve
 from .results import FLAGS, ResultsStore, report_table, summarize, write_table
 from .train import PARTIAL_SUFFIX
+from .tune import CRITERION, hparams_yaml, run_tune
 from .utils import VERSION, LotusError, NonFiniteLossError, atomic_write_bytes, cache_dir
 
 __all__ = ["main", "build_parser", "parse_assignments", "parse_value"]
@@ -54,6 +55,7 @@ _EPILOG = textwrap.dedent(
       lotus run --profile paper --benchmark vit-cifar100-10 --device cuda   # one of them
       lotus train --profile tiny --seeds 0 1      # only train/cache the original and gold models
       lotus score --profile tiny --original a.pt --unlearned b.pt   # RF-JSD of saved models, no gold model
+      lotus tune --profile cpu                    # the hyper-parameter search behind the profile's hparams
       lotus book --profile tiny                   # execute the notebooks and build the book
       lotus book --list
       lotus -v run --profile tiny --method lotus  # with debug messages; -q: only warnings and errors
@@ -254,6 +256,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p, methods=False)
     p.add_argument("--force", action="store_true", help="retrain even if cached checkpoints exist")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("tune", help="search each method's hyper-parameters on the profile's tuning seed",
+                       description="Run the hyper-parameter search of a profile's `tune` section: every "
+                                   "combination of its grid, per method, on the tuning seed (not one of the "
+                                   "reported seeds), under the settings of its chapter (forget set, shared "
+                                   "budget). Stores every record, prints them and the best setting per method: "
+                                   "the lowest Avg Gap to the gold model among the settings that keep test "
+                                   "accuracy within max_test_drop of the original model's.",
+                       epilog=textwrap.dedent("""\
+                           examples:
+                             lotus tune --profile tiny
+                             lotus tune --profile cpu --methods lotus ssd
+                           """),
+                       formatter_class=_Formatter)
+    p.add_argument("--profile", default="cpu", help="tiny, cpu, or a path to a profile .yaml (default: cpu)")
+    p.add_argument("--methods", nargs="+", metavar="METHOD", help="search only these methods of the grid")
+    p.add_argument("--seed", type=int, help="the tuning seed (default: the profile's tune.seed)")
+    p.add_argument("--results", metavar="DIR", help="results folder (default: the profile's results_dir)")
+    p.add_argument("--force", action="store_true", help="re-run settings that already have a record")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("book", help="execute the notebooks with a profile and build the Jupyter Book",
                        description="Execute every notebook of notebooks/ with papermill (parameters from the "
@@ -613,6 +636,32 @@ def cmd_score(args) -> int:
     _print_table(table, ["model", *SCORE_KEYS])
     print("\nrf_jsd: JS divergence (nats) between the class means of each model's predictions on the forget set "
           "and the original model's on D_u; lower is closer to never having seen the forget set.")
+
+
+def cmd_tune(args) -> int:
+    import datetime
+
+    store = ResultsStore(args.results) if args.results else None
+    result = run_tune(args.profile, store, methods=args.methods, seed=args.seed, force=args.force,
+                      progress=not args.quiet)
+    plan, rec = result.plan, result.records
+    hp_cols = [c for c in rec.columns if c.startswith("hp.")]
+    shown = ["method", *hp_cols, "acc_forget", "acc_retain", "acc_test", "mia", "avg_gap", "test_drop",
+             "unlearn_seconds"]
+    order = rec.assign(_o=rec["method"].map({m: i for i, m in enumerate(["original", "gold", *plan["grid"]])}))
+    print(f"\nsearch of profile {args.profile!r}: seed {plan['seed']}, settings of {plan['chapter']} "
+          f"(forget {plan['settings']['forget']}, shared budget {plan['settings']['unlearn']}); "
+          f"{len(rec)} record(s) in {rec.attrs.get('store')}")
+    _print_table(order.sort_values(["_o", "avg_gap"], kind="stable"), shown)
+    print(f"\nbest setting per method by {CRITERION}, among the settings whose test accuracy is at most "
+          f"{plan['max_test_drop']:g} below the original model's:")
+    best = result.best.copy()
+    best.insert(0, "setting", [", ".join(f"{k}={v}" for k, v in s.items()) for s in best.pop("setting")])
+    with pd.option_context("display.max_columns", None, "display.width", 200,
+                           "display.float_format", lambda v: f"{v:.4f}"):
+        print(best.to_string())
+    command = f"lotus tune --profile {args.profile}"
+    print("\nfor the profile:\n" + hparams_yaml(result, command=command, date=datetime.date.today().isoformat()))
     return 0
 
 

@@ -17,7 +17,7 @@ LAYERS = [
     {"train"},
     {"methods"},
     {"paper", "results"},
-    {"profiles", "experiment"},
+    {"profiles", "experiment", "tune"},
     {"book", "bench"},
     {"cli", "__init__", "__main__"},
 ]

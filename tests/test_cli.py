@@ -43,7 +43,8 @@ def test_run_end_to_end_writes_records_and_prints_metrics(tmp_path, capsys):
     df = ResultsStore(results).records()
     assert sorted(df["method"]) == sorted(methods)
     assert set(df["dataset"]) == {"digits"} and set(df["seed"]) == {0}
-    assert all(r["model_kwargs"] == {"width": 16} and r["train_recipe"]["epochs"] == 8 for r in df.to_dict("records"))
+    epochs = load_profile("tiny")["settings"]["train"]["epochs"]  # the profile's recipe reaches every record
+    assert all(r["model_kwargs"] == {"width": 16} and r["train_recipe"]["epochs"] == epochs for r in df.to_dict("records"))
     if "finetune" in methods:
         assert df.set_index("method").loc["finetune", "hparams"]["epochs"] == 1
     # the printed table holds the stored numbers
@@ -263,7 +264,8 @@ def test_profile_settings_and_command_line_overrides():
                  "--download")
     assert s["dataset"] == "digits" and s["model"] == "small_cnn" and s["model_kwargs"] == {"width": 16}
     assert s["train"]["epochs"] == 3 and s["train"]["batch_size"] == 64  # the profile's other fields stay
-    assert s["data"] == {"noise_std": 0.3, "image_size": 16, "max_train_per_class": 50, "download": True}
+    noise = load_profile("tiny")["settings"]["data"]["noise_std"]
+    assert s["data"] == {"noise_std": noise, "image_size": 16, "max_train_per_class": 50, "download": True}
     assert s["data_root"] == "/data"
     # another model or data set: the profile's options for the old one do not carry over
     assert settings("--profile", "tiny", "--model", "resnet18")["model_kwargs"] == {}
@@ -274,5 +276,8 @@ def test_profile_settings_and_command_line_overrides():
 
     s = settings("--profile", "tiny", "--method", "original", "lotus", "finetune", "--set", "epochs=2", "lotus.alpha=4")
     hp = {c.method: c.hparams for c in configs_from_settings(s)}
-    assert hp == {"original": {}, "lotus": {"epochs": 2, "alpha": 4}, "finetune": {"epochs": 2}}
+    prof = load_profile("tiny")["settings"]  # its shared budget and tuned hparams, under the command line's
+    own = lambda m: {**prof["unlearn"], **(prof["hparams"].get(m) or {})}  # noqa: E731
+    assert hp == {"original": {}, "lotus": {**own("lotus"), "epochs": 2, "alpha": 4},
+                  "finetune": {**own("finetune"), "epochs": 2}}
     assert list(hp) == ["original", "finetune", "lotus"]  # the paper's column order

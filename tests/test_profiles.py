@@ -92,9 +92,11 @@ def test_profile_file_validation(tmp_path):
 
 def test_the_shared_budget_reaches_every_method_that_has_it():
     s = resolve("tiny", unlearn={"epochs": 2, "stop_rule": "best"}, hparams={"scrub": {"epochs": 1}})
-    assert method_hparams("lotus", s) == {"epochs": 2, "stop_rule": "best"}
-    assert method_hparams("finetune", s) == {"epochs": 2}  # finetune has no stop rule
-    assert method_hparams("scrub", s) == {"epochs": 1}  # its own setting wins
+    own = resolve("tiny")["hparams"]  # the profile's tuned values come on top of the budget
+    assert method_hparams("lotus", s) == {"epochs": 2, "batch_size": 64, "stop_rule": "best", **own["lotus"]}
+    assert method_hparams("finetune", s) == {"epochs": 2, "batch_size": 64, **own["finetune"]}  # no stop rule
+    assert method_hparams("ssd", s) == {"batch_size": 64, **own["ssd"]}  # SSD has no epochs
+    assert method_hparams("scrub", s)["epochs"] == 1  # its own setting wins
     assert method_hparams("retrain", s) == {}  # retraining's epochs are a recipe's, not the budget
     assert method_hparams("gold", s) == {}
     with pytest.raises(LotusError, match=r"unknown hyper-parameter\(s\) \['alpah'\] for method 'lotus'"):
@@ -118,5 +120,6 @@ def test_configs_carry_every_setting():
     assert [(c.seed, c.method) for c in cfgs] == [(0, "original"), (0, "lotus"), (1, "original"), (1, "lotus")]
     c = cfgs[1]
     assert isinstance(c, ExperimentConfig) and c.dataset == "digits" and c.model_kwargs == {"width": 16}
-    assert c.train["epochs"] == 8 and c.hparams == {"epochs": 3} and c.eval == {"amp": False}
-    assert c.data["noise_std"] == 0.3 and not c.data["root"].startswith("~")
+    assert c.train["epochs"] == 12 and c.hparams["epochs"] == 3 and c.eval == {"amp": False}
+    assert c.hparams == {**resolve("tiny")["unlearn"], **resolve("tiny")["hparams"].get("lotus", {})}
+    assert c.data["noise_std"] == 0.45 and not c.data["root"].startswith("~")

@@ -180,7 +180,8 @@ def _format_value(value: Any) -> str:
 
 def profile_value(path: str) -> Any:
     """The value at ``<profile>.<setting>[.<key>...]`` (or ``<profile>.minutes`` /
-    ``<profile>.description``) of a shipped profile; a ``KeyError`` names what is missing."""
+    ``<profile>.description`` / ``<profile>.tune.<key>...``) of a shipped profile; a
+    ``KeyError`` names what is missing."""
     from lotus.profiles import load_profile
 
     name, _, rest = path.partition(".")
@@ -188,6 +189,8 @@ def profile_value(path: str) -> Any:
     if rest in ("minutes", "description"):
         return prof[rest]
     value: Any = prof["settings"]
+    if rest.startswith("tune."):
+        value, rest = prof["tune"], rest[len("tune."):]
     for part in rest.split("."):
         if not isinstance(value, dict) or part not in value:
             raise KeyError(f"profile {name!r} has no setting {rest!r}")

@@ -3,6 +3,12 @@
 Used by chapters 4 (benchmark), 5 (50 % forget set), 8 (class unlearning) and 9 (large
 scale): the formatted summary of our runs, the ranking of the methods by Avg Gap, the
 published tables beside ours, the rank comparison with the paper, and committed GPU records.
+
+The compact views (:func:`score_table`, :func:`divergence_table`, :func:`paper_comparison`) keep
+a table inside the book's text column: ``"0.64±0.01"`` cells, few columns per table.
+:func:`gap_figure` shows at a glance how far each method ends from the gold model on each of
+the four scores behind Avg Gap; :func:`ranking_verdict` words the comparison with the paper
+from the numbers, for the chapters' prose.
 """
 
 from __future__ import annotations
@@ -22,6 +28,14 @@ from ..results import ResultsStore, format_summary, summarize
 
 __all__ = [
     "labelled",
+    "compact",
+    "score_table",
+    "divergence_table",
+    "gap_figure",
+    "seed_avg_gaps",
+    "paper_comparison",
+    "ranking_verdict",
+    "key_numbers",
     "method_table",
     "ranking",
     "avg_gap_bars",
@@ -55,6 +69,219 @@ def method_table(table: pd.DataFrame, metrics: Iterable[str] | None = None, *, d
         keep = [c for m in metrics for c in (f"{m}_mean", f"{m}_std")]
         table = table[[*keep, *[c for c in ("avg_gap", "n_seeds") if c in table.columns]]]
     return labelled(format_summary(table, decimals=decimals, scale=_SCALE, rename=_TITLES))
+
+
+#: the four scores behind Avg Gap, in the order the compact tables and the gap figure show them
+GAP_SCORES = (("acc_forget", "Forget"), ("acc_retain", "Retain"), ("acc_test", "Test"), ("mia", "MIA"))
+
+
+def compact(mean: float, std: float | None = None, decimals: int = 2) -> str:
+    """``"0.64±0.01"``: a mean and its standard deviation in a narrow cell (``"—"`` for a
+    missing mean, the mean alone when the std is missing, e.g. with one seed)."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "—"
+    if std is None or (isinstance(std, float) and math.isnan(std)):
+        return f"{mean:.{decimals}f}"
+    return f"{mean:.{decimals}f}±{std:.{decimals}f}"
+
+
+def seed_avg_gaps(records: pd.DataFrame) -> pd.DataFrame:
+    """Per method, the mean and standard deviation over seeds of the *per-run* Avg Gap (each
+    run against the gold model of its seed): columns ``mean``, ``std``, ``n``. The paper's Avg
+    Gap is the gap of the seed means (:func:`lotus.results.summarize`); this spread says how
+    much it moves from seed to seed."""
+    g = records.assign(avg_gap=pd.to_numeric(records["avg_gap"], errors="coerce")).groupby("method", sort=False)
+    return pd.DataFrame({"mean": g["avg_gap"].mean(), "std": g["avg_gap"].std(ddof=1), "n": g.size()})
+
+
+def score_table(table: pd.DataFrame, records: pd.DataFrame | None = None, *, decimals: int = 2) -> pd.DataFrame:
+    """The four scores behind Avg Gap (mean ± std over seeds), Avg Gap (the paper's gap of seed
+    means; with ``records``, ± the spread of the per-seed Avg Gaps) and the unlearning time in
+    seconds, one compact row per method of a :func:`lotus.results.summarize` table."""
+    out = pd.DataFrame(index=table.index)
+    for key, title in GAP_SCORES:
+        out[title] = [compact(m, s, decimals) for m, s in zip(table[f"{key}_mean"], table[f"{key}_std"])]
+    spread = seed_avg_gaps(records)["std"] if records is not None else pd.Series(dtype=float)
+    out["Avg Gap"] = [compact(g, spread.get(m, math.nan), 3) for m, g in zip(table.index, table["avg_gap"])]
+    t_mean, t_std = table["unlearn_seconds_mean"], table["unlearn_seconds_std"]
+    out["Time (s)"] = [compact(m, s, 0 if m >= 100 else 1) for m, s in zip(t_mean, t_std)]
+    return labelled(out)
+
+
+def divergence_table(table: pd.DataFrame, *, decimals: int = 2) -> pd.DataFrame:
+    """JSD to the gold model and RF-JSD (×1e3, nats, textbook formula), the authors' JSD
+    (×1e4) and the accuracy on the unseen set D_u, compact, one row per method."""
+    cols = {"jsd": "JSD ×1e3", "rf_jsd": "RF-JSD ×1e3", "jsd_legacy": "JSD ×1e4 (authors)", "acc_val": "Unseen acc"}
+    out = pd.DataFrame(index=table.index)
+    for key, title in cols.items():
+        if f"{key}_mean" in table.columns:
+            f = _SCALE.get(key, 1.0)
+            out[title] = [compact(m * f, s * f, decimals) for m, s in zip(table[f"{key}_mean"], table[f"{key}_std"])]
+    return labelled(out)
+
+
+def gap_figure(records: pd.DataFrame, *, methods: Iterable[str] | None = None, gold: str = "gold",
+               title: str = "Distance to the gold model, per score"):
+    """One panel per score behind Avg Gap (forget, retain, test accuracy, MIA): for every
+    method, the signed gap to the gold model (method − gold, per seed, then mean ± std over
+    seeds) as a horizontal bar on a common scale; the gold model is the zero line and the
+    original model's bar is drawn hatched in grey, so that a method's bar reads against "did
+    nothing" and "retrained". Returns the ``Figure``."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    data = records.copy()
+    keys = [k for k, _ in GAP_SCORES]
+    data[keys] = data[keys].apply(pd.to_numeric, errors="coerce")
+    gold_rows = data[data["method"] == gold].set_index("seed")[keys]
+    order = list(dict.fromkeys(data["method"])) if methods is None else list(methods)
+    order = [m for m in order if m != gold]
+    diffs = {}
+    for m in order:
+        rows = data[data["method"] == m].set_index("seed")[keys]
+        common = rows.index.intersection(gold_rows.index)
+        diffs[m] = rows.loc[common] - gold_rows.loc[common]
+    means = {k: np.array([diffs[m][k].mean() for m in order]) for k in keys}
+    stds = {k: np.array([diffs[m][k].std(ddof=1) if len(diffs[m]) > 1 else 0.0 for m in order]) for k in keys}
+    lim = max(0.05, max(float(np.nanmax(np.abs(means[k]) + np.nan_to_num(stds[k]))) for k in keys) * 1.08)
+    fig, axes = plt.subplots(1, len(keys), figsize=(12, 0.36 * len(order) + 1.9), sharey=True)
+    pos = np.arange(len(order))[::-1]
+    method_color = plots.SPLIT_COLORS.get("forget", "C1")
+    for ax, (key, name) in zip(axes, GAP_SCORES):
+        colors = ["0.65" if m == "original" else method_color for m in order]
+        bars = ax.barh(pos, means[key], xerr=np.nan_to_num(stds[key]), color=colors, edgecolor="0.3", linewidth=0.5,
+                       capsize=2, error_kw={"elinewidth": 0.8})
+        for m, bar in zip(order, bars):
+            if m == "original":
+                bar.set_hatch("//")
+        ax.axvline(0.0, color="k", lw=1.4)
+        ax.set_xlim(-lim, lim)
+        ax.set_title(name)
+        ax.set_xlabel("method − gold")
+        ax.tick_params(axis="x", labelsize="small")
+    axes[0].set_yticks(pos)
+    axes[0].set_yticklabels([paper.method_label(m) for m in order])
+    handles = [Patch(facecolor="0.65", hatch="//", edgecolor="0.3", label="original model (nothing unlearned)"),
+               Patch(facecolor=method_color, edgecolor="0.3", label="unlearning method (mean ± std over seeds)"),
+               plt.Line2D([], [], color="k", lw=1.4, label="gold model (0)")]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize="small", frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def paper_comparison(ours: pd.DataFrame, records: pd.DataFrame | None, published: pd.Series) -> pd.DataFrame:
+    """Our Avg Gap (± the per-seed spread) and rank beside the published Avg Gap and rank, for
+    the unlearning methods both hold (rank 1 = closest to the gold model; ranks among the
+    common methods), then the methods only one side has (rank blank). Flat columns, compact."""
+    ranked = ranking(ours)
+    cmp, _, common = rank_comparison(ranked, published)
+    spread = seed_avg_gaps(records)["std"] if records is not None else pd.Series(dtype=float)
+    rows = list(ranked.index) + [m for m in published.index if m not in ranked.index and m not in PSEUDO_METHODS]
+    ours_rank = ranked.reindex(common).rank(method="min")
+    pub_rank = published.reindex(common).rank(method="min")
+    out = pd.DataFrame({
+        "Avg Gap (ours)": [compact(ranked.get(m, math.nan), spread.get(m, math.nan), 3) for m in rows],
+        "rank (ours)": [f"{int(ours_rank[m])}" if m in common else "" for m in rows],
+        "Avg Gap (paper)": [f"{published[m]:.4f}" if m in published.index and not math.isnan(published[m]) else "—"
+                            for m in rows],
+        "rank (paper)": [f"{int(pub_rank[m])}" if m in common else "" for m in rows],
+    }, index=rows)
+    return labelled(out)
+
+
+def ranking_verdict(ours: pd.Series, published: pd.Series, *, method: str = "lotus") -> dict:
+    """The comparison of our ranking (Avg Gap, best first, as from :func:`ranking`) with the
+    published one, as numbers and words for a chapter's glue.
+
+    Returns ``{"best", "best_label", "rank", "n", "published_best_label", "published_rank",
+    "n_common", "spearman", "same_best", "sentence"}``: ``rank`` is ``method``'s rank among our
+    unlearning methods, ``published_rank`` among the common methods in the paper; ``sentence``
+    says in plain words whether ``method`` is closest to the gold model in our run and in the
+    paper (so that no page says it wins unless the run shows it)."""
+    _, rho, common = rank_comparison(ours, published)
+    rank = int(list(ours.index).index(method) + 1) if method in ours.index else 0
+    pub_common = published.reindex(common).sort_values(kind="stable")
+    pub_rank = int(list(pub_common.index).index(method) + 1) if method in pub_common.index else 0
+    label = paper.method_label(method)
+    best, pub_best = ours.index[0], (pub_common.index[0] if len(pub_common) else None)
+    if rank == 1:
+        ours_words = f"In this run {label} has the lowest Avg Gap of the {len(ours)} unlearning methods"
+    else:
+        ours_words = (f"In this run {label} ranks {rank} of {len(ours)} by Avg Gap; "
+                      f"{paper.method_label(best)} is closest to the gold model")
+    if pub_best is None:
+        pub_words = "the paper has no comparable ranking"
+    elif pub_rank == 1:
+        pub_words = f"in the paper {label} has the lowest Avg Gap of these {len(common)} methods"
+    else:
+        pub_words = (f"in the paper {label} ranks {pub_rank} of these {len(common)} methods, behind "
+                     f"{paper.method_label(pub_best)}")
+    return {"best": best, "best_label": paper.method_label(best), "rank": rank, "n": len(ours),
+            "published_best_label": paper.method_label(pub_best) if pub_best else "—",
+            "published_rank": pub_rank, "n_common": len(common), "spearman": rho,
+            "same_best": bool(pub_best == best), "sentence": f"{ours_words}; {pub_words}."}
+
+
+def key_numbers(ours: pd.DataFrame, records: pd.DataFrame, published: pd.Series | None = None, *,
+                max_test_drop: float = 0.10, drop_reference: str = "original") -> dict:
+    """The numbers a benchmark chapter's prose states, computed from its run (for ``glue``).
+
+    ``ours``: the per-method :func:`lotus.results.summarize` table; ``records``: the runs;
+    ``published``: the published Avg Gap per method of the nearest benchmark (optional).
+    Keys: ``n_seeds``, ``n_methods``; the setting (``orig_acc_forget``, ``orig_acc_test``,
+    ``orig_mia``, ``gold_acc_forget``, ``gold_acc_test``, ``gold_mia``, ``forget_gap`` and
+    ``mia_gap``, original minus gold); the ranking (``best_method``, ``best_avg_gap``,
+    ``best_spread``, ``n_within_spread``: methods whose Avg Gap is within the best method's
+    per-seed spread of it, the best included); LoTUS (``lotus_avg_gap``, ``lotus_rank``,
+    ``lotus_acc_forget``, ``lotus_mia``, ``lotus_acc_test``, ``lotus_test_drop``, ``lotus_forget_closed``: the fraction of the
+    original's forget-accuracy distance to the gold model that LoTUS closes, 1 = all of it); ``collapsed`` (the methods whose
+    test accuracy ends more than ``max_test_drop`` below that of ``drop_reference``, the original
+    model or, for class unlearning, the gold model; in words, or "none");
+    time (``lotus_seconds``, ``retrain_seconds``, ``lotus_speedup``, ``fastest_method``); with
+    ``published``, the :func:`ranking_verdict` entries as ``verdict``, ``rank_spearman``,
+    ``n_common``, ``paper_best_method``, ``paper_lotus_rank``.
+    """
+    ranked = ranking(ours)
+    spread = seed_avg_gaps(records)["std"]
+    get = lambda m, k: float(ours.loc[m, f"{k}_mean"])  # noqa: E731
+    best = ranked.index[0]
+    best_spread = float(spread.get(best, math.nan))
+    tol = 0.0 if math.isnan(best_spread) else best_spread
+    drops = {m: get("original", "acc_test") - get(m, "acc_test") for m in ranked.index}
+    collapsed = [paper.method_label(m) for m in ranked.index
+                 if get(drop_reference, "acc_test") - get(m, "acc_test") > max_test_drop]
+    times = ours.loc[list(ranked.index), "unlearn_seconds_mean"].astype(float)
+    out = {
+        "n_seeds": int(ours["n_seeds"].max()),
+        "n_methods": len(ranked),
+        "orig_acc_forget": get("original", "acc_forget"), "orig_acc_test": get("original", "acc_test"),
+        "orig_mia": get("original", "mia"),
+        "gold_acc_forget": get("gold", "acc_forget"), "gold_acc_test": get("gold", "acc_test"),
+        "gold_mia": get("gold", "mia"),
+        "forget_gap": get("original", "acc_forget") - get("gold", "acc_forget"),
+        "mia_gap": get("original", "mia") - get("gold", "mia"),
+        "best_method": paper.method_label(best), "best_avg_gap": float(ranked.iloc[0]), "best_spread": best_spread,
+        "n_within_spread": int((ranked <= ranked.iloc[0] + tol + 1e-12).sum()),
+        "collapsed": ", ".join(collapsed) if collapsed else "none",
+        "fastest_method": paper.method_label(str(times.idxmin())),
+    }
+    if "lotus" in ranked.index:
+        out.update({
+            "lotus_avg_gap": float(ranked["lotus"]), "lotus_rank": int(list(ranked.index).index("lotus") + 1),
+            "lotus_acc_forget": get("lotus", "acc_forget"), "lotus_mia": get("lotus", "mia"),
+            "lotus_acc_test": get("lotus", "acc_test"), "lotus_test_drop": drops["lotus"],
+            "lotus_forget_closed": 1.0 - abs(get("lotus", "acc_forget") - get("gold", "acc_forget"))
+            / max(abs(get("original", "acc_forget") - get("gold", "acc_forget")), 1e-12),
+            "lotus_seconds": get("lotus", "unlearn_seconds"),
+            "retrain_seconds": get("gold", "unlearn_seconds"),
+            "lotus_speedup": get("gold", "unlearn_seconds") / get("lotus", "unlearn_seconds"),
+        })
+    if published is not None:
+        v = ranking_verdict(ranked, published)
+        out.update({"verdict": v["sentence"], "rank_spearman": v["spearman"], "n_common": v["n_common"],
+                    "paper_best_method": v["published_best_label"], "paper_lotus_rank": v["published_rank"]})
+    return out
 
 
 def ranking(table: pd.DataFrame) -> pd.Series:
@@ -106,8 +333,8 @@ def published_overview(benchmark: str) -> pd.DataFrame:
     pub = paper.published_table(benchmark)
     return labelled(pd.DataFrame({
         "Avg Gap": pub["avg_gap"].map("{:.4f}".format),
-        "JSD ×1e4 (authors' formula)": [paper.format_pm(m, s) for m, s in zip(pub["jsd"], pub["jsd_std"])],
-        "Time (min)": [paper.format_pm(m, s) for m, s in zip(pub["time_min"], pub["time_min_std"])],
+        "JSD ×1e4 (authors' formula)": [compact(m, s) for m, s in zip(pub["jsd"], pub["jsd_std"])],
+        "Time (min)": [compact(m, s) for m, s in zip(pub["time_min"], pub["time_min_std"])],
         "source": pub["table"],
     }, index=pub.index))
 
@@ -117,7 +344,7 @@ def published_accuracy_overview(benchmark: str) -> pd.DataFrame:
     parentheses) of ``benchmark``."""
     pacc = paper.published_accuracies(benchmark)
     out = pd.DataFrame({
-        name: [paper.format_pm(m, s) + ("" if np.isnan(g) else f" ({g:.2f})")
+        name: [compact(m, s) + ("" if np.isnan(g) else f" ({g:.2f})")
                for m, s, g in zip(pacc[k], pacc[f"{k}_std"], pacc[f"{k}_gap"])]
         for k, name in (("mia", "MIA"), ("acc_forget", "Forget acc"), ("acc_retain", "Retain acc"),
                         ("acc_test", "Test acc"))

@@ -18,6 +18,9 @@ A profile is a YAML file in this folder (``tiny``, ``cpu``, ``paper``) or anywhe
         dataset: cifar100
         model: vit_b16
         forget: 0.1
+    tune:                   # optional: the hyper-parameter search of `lotus tune` (:mod:`lotus.tune`)
+      seed: 100
+      grid: {lotus: {alpha: [2, 4, 8, 16], lr: [0.0003, 0.001, 0.003]}}
 
 :func:`resolve` merges, in order: the ``settings`` of every profile of the ``extends`` chain
 (parents first), the chapter's entries of that chain, the named benchmark's entries (when the
@@ -70,7 +73,7 @@ from ..data import parse_forget_spec
 from ..train import paper_recipe
 from ..utils import LotusError, read_yaml_mapping
 
-__all__ = ["SETTINGS", "PROFILE_DIR", "list_profiles", "load_profile", "resolve", "chapter_parameters",
+__all__ = ["SETTINGS", "TUNE", "PROFILE_DIR", "list_profiles", "load_profile", "resolve", "chapter_parameters",
            "check_settings", "list_benchmarks", "benchmark_definition", "benchmark_table", "published_reference",
            "CLASS_UNLEARNING"]
 
@@ -97,8 +100,21 @@ SETTINGS = {
     "benchmark": None,
 }
 
+#: the ``tune`` section (:mod:`lotus.tune`), with its values when no profile sets them:
+#: ``seed``, the tuning seed (never among the seeds of the reported tables); ``chapter``, whose
+#: settings the search runs under (its forget set, budget and methods' other hyper-parameters);
+#: ``max_test_drop``, the most a chosen setting may lower test accuracy below the original
+#: model's; ``grid``, per method the values of each hyper-parameter searched (all
+#: combinations). ``grid`` merges per method and then per hyper-parameter, like ``hparams``.
+TUNE = {
+    "seed": 100,
+    "chapter": "04_benchmark",
+    "max_test_drop": 0.10,
+    "grid": {},
+}
+
 #: ``minutes``: the measured time of ``lotus book`` from scratch (the profile's comments say where)
-_SECTIONS = ("description", "extends", "minutes", "settings", "chapters", "benchmarks")
+_SECTIONS = ("description", "extends", "minutes", "settings", "chapters", "benchmarks", "tune")
 #: what a named benchmark holds besides settings and chapter parameters
 _BENCHMARK_META = ("published", "row", "description")
 #: the ``published`` value of the class-unlearning benchmarks (lotus.paper.published_class_unlearning)
@@ -141,12 +157,44 @@ def _load_raw(name, seen: tuple = ()) -> list[tuple[Path, dict]]:
     for ch, entry in (prof.get("chapters") or {}).items():
         if not isinstance(entry or {}, dict):
             raise LotusError(f"profile {path}: chapter {ch!r} must map settings to values")
+    _check_tune(path, prof.get("tune"))
     parent = prof.get("extends")
     if parent is not None:
         base = path.parent if Path(str(parent)).suffix else None
         ref = base / str(parent) if base is not None and not Path(str(parent)).is_absolute() else parent
         return _load_raw(ref, seen + (path,)) + [(path, prof)]
     return [(path, prof)]
+
+
+def _check_tune(path: Path, tune) -> None:
+    if tune is None:
+        return
+    if not isinstance(tune, dict):
+        raise LotusError(f"profile {path}: section 'tune' must be a mapping")
+    bad = sorted(set(tune) - set(TUNE))
+    if bad:
+        raise LotusError(f"profile {path}: unknown tune key(s) {bad}; valid: {', '.join(TUNE)}")
+    grid = tune.get("grid") or {}
+    if not isinstance(grid, dict):
+        raise LotusError(f"profile {path}: tune.grid must map methods to {{hyper-parameter: [values]}}")
+    for method, space in grid.items():
+        if not isinstance(space or {}, dict):
+            raise LotusError(f"profile {path}: tune.grid.{method} must map hyper-parameters to lists of values")
+        for name, values in (space or {}).items():
+            if not isinstance(values, list) or not values:
+                raise LotusError(f"profile {path}: tune.grid.{method}.{name} must be a non-empty list, got {values!r}")
+
+
+def _merge_tune(into: dict, new: dict | None) -> dict:
+    for key, value in (new or {}).items():
+        if key == "grid":
+            grid = copy.deepcopy(into.get("grid") or {})
+            for method, space in (value or {}).items():
+                grid[method] = {**(grid.get(method) or {}), **copy.deepcopy(space or {})}
+            into["grid"] = grid
+        else:
+            into[key] = copy.deepcopy(value)
+    return into
 
 
 def _merge(into: dict, new: dict) -> dict:
@@ -173,9 +221,10 @@ def list_profiles() -> list[str]:
 
 def load_profile(name: str | os.PathLike) -> dict:
     """A profile by name (``tiny``, ``cpu``, ``paper``) or YAML path, with its ``extends``
-    chain applied: ``{"name", "path", "description", "settings", "chapters"}``."""
+    chain applied: ``{"name", "path", "description", "minutes", "settings", "chapters", "tune"}``."""
     chain = _load_raw(name)
     settings = copy.deepcopy(SETTINGS)
+    tune = copy.deepcopy(TUNE)
     chapters: dict[str, dict] = {}
     benchmarks: dict[str, dict] = {}
     description = ""
@@ -183,6 +232,7 @@ def load_profile(name: str | os.PathLike) -> dict:
     for _, prof in chain:
         minutes = prof.get("minutes", minutes)
         _merge(settings, prof.get("settings") or {})
+        _merge_tune(tune, prof.get("tune"))
         for ch, entry in (prof.get("chapters") or {}).items():
             chapters[str(ch)] = _merge(chapters.get(str(ch), {}), entry or {})
         for bench, entry in (prof.get("benchmarks") or {}).items():
@@ -190,7 +240,8 @@ def load_profile(name: str | os.PathLike) -> dict:
         description = " ".join(str(prof.get("description") or description).split())
     path, _ = chain[-1]
     out = {"name": path.stem, "path": str(path), "description": description, "minutes": minutes,
-           "settings": settings, "chapters": chapters, "benchmarks": benchmarks}
+           "settings": settings, "chapters": chapters, "benchmarks": benchmarks,
+           "tune": tune}
     for bench, entry in benchmarks.items():
         _check_benchmark_entry(out, bench, entry)
     for where, entries in [("settings", settings), *((f"chapter {c!r}", e) for c, e in chapters.items())]:
