@@ -214,10 +214,11 @@ def test_bad_teacher_uses_a_random_seeded_incompetent_teacher(tiny, original):
     model, rep = lotus.unlearn(original, tc, method="bad_teacher", device="cpu", seed=0, epochs=2, lr=1e-3,
                                augment=False)
     acc_forget, acc_retain = accuracy(model, tc.forget), accuracy(model, tc.retain)
-    assert acc_forget < accuracy(original, tc.forget) - 0.1
-    # the retain set keeps most of its accuracy (0.91 measured; the shared features move too),
-    # far above the forgotten class
-    assert acc_retain > 0.85 and acc_retain > acc_forget + 0.5
+    drop_forget = accuracy(original, tc.forget) - acc_forget
+    drop_retain = accuracy(original, tc.retain) - acc_retain
+    # the forgotten class loses far more than the retain set, which keeps most of its accuracy
+    # (the shared features move too: 0.91-0.95 measured on the digits models of the tests)
+    assert drop_forget > 0.1 and drop_forget > drop_retain + 0.2 and acc_retain > 0.85
     assert rep.extra["retain_used"] == int(0.3 * 256)
 
 
