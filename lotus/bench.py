@@ -519,8 +519,11 @@ def _method_hp(work: Workload, method: str, **changes) -> dict:
     if "augment" in hp and "augment" not in work.hparams(method) and "augment" in recipe:
         hp["augment"] = bool(recipe["augment"])
     hp.update(changes)
-    if method == "scrub" and int(hp["epochs"]) < 2:
-        hp["epochs"] = 2  # one max-step epoch and one min-step epoch
+    if method == "scrub":
+        if int(hp["epochs"]) < 2:
+            hp["epochs"] = 2  # one max-step epoch and one min-step epoch
+        if hp.get("msteps") is not None and int(hp["msteps"]) >= int(hp["epochs"]):
+            hp["msteps"] = int(hp["epochs"]) - 1  # the profile's max steps, capped by the bench's shorter runs
     return resolve_speed_options(work.original, hp)
 
 

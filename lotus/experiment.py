@@ -489,6 +489,7 @@ def prepare(cfg: ExperimentConfig, *, progress: bool = True, force_train: bool =
     key = _prepare_key(cfg, dev)
     if key in _PREPARED and not force_train:
         _PREPARED.move_to_end(key)
+        logger.debug("%s: original and gold models already in memory", cfg.describe())
         return _PREPARED[key]
     splits = load_config_splits(cfg)
     logger.debug("%s: splits %s (forget %s)", cfg.describe(), splits.sizes(), splits.forget_spec)

@@ -378,7 +378,8 @@ class Classifier(nn.Module):
     given, any callable on the batch, e.g. a change of normalisation), then through ``model``;
     ``logits_fn(output)`` (default :func:`output_logits`) picks the ``[B, K]`` logits. The
     wrapped model is ``self.model``: its parameters are the classifier's, so training the
-    classifier trains it. ``lotus_config`` is the wrapped model's (if it has one).
+    classifier trains it. ``lotus_config`` is the wrapped model's (if it has one), and so is any
+    other attribute the wrapper lacks (``clf.fc``).
     """
 
     def __init__(self, model: nn.Module, *, logits_fn: Callable | None = None, preprocess: Callable | None = None,
@@ -401,6 +402,16 @@ class Classifier(nn.Module):
     @property
     def lotus_config(self) -> dict | None:
         return getattr(self.model, "lotus_config", None)
+
+    def __getattr__(self, name: str):
+        # anything the wrapper lacks is the wrapped model's (``clf.fc``, ``clf.features``), so
+        # that a method written for the plain model works on the wrapper too
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name == "model":
+                raise
+            return getattr(super().__getattr__("model"), name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.input_size is not None:

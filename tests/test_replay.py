@@ -17,6 +17,7 @@ import lotus.train as T
 from lotus.cli import main
 from lotus.experiment import ExperimentConfig, check_splits, load_config_splits, plan_grid, run_experiment, run_grid
 from lotus.fixtures import write_image_folder
+from lotus.profiles import resolve
 from lotus.results import ResultsStore, report_table, summarize, to_latex, to_markdown
 from lotus.utils import LotusError, check_writable, resolve_device
 
@@ -409,7 +410,8 @@ def test_dry_run_lists_runs_and_models_and_runs_nothing(capsys, tmp_path, fresh_
     rc, out, err = _cli(capsys, "run", "--profile", "tiny", "-q", "--results", str(tmp_path / "r"),
                         "--method", "original", "lotus", "--dry-run")
     assert rc == 0, err
-    assert out.count("to run") >= 2 and "to train (8 epochs)" in out and "original small_cnn" in out
+    epochs = resolve("tiny")["train"]["epochs"]
+    assert out.count("to run") >= 2 and f"to train ({epochs} epochs)" in out and "original small_cnn" in out
     assert _nothing_trained(fresh_cache) and not (tmp_path / "r").exists()
 
 

@@ -127,7 +127,9 @@ def unlearn(
     hp = resolve_speed_options(model, hp)
     student = model if inplace else copy.deepcopy(model)
     student.to(dev)
-    check_classifier(student, next(splits.forget.batches(2, device=dev))[0], splits.num_classes)
+    # the probe reads retain images: a method such as retrain must never see the forget set
+    probe = splits.retain if len(splits.retain) else splits.forget
+    check_classifier(student, next(probe.batches(2, device=dev))[0], splits.num_classes)
     original = freeze(copy.deepcopy(model).to(dev)) if impl.needs_original else None
     logger.debug("unlearning with %s on %s, seed %s, hyper-parameters %s", method, dev, seed, hp)
     nhwc = bool(hp.get("channels_last", False))
