@@ -468,7 +468,7 @@ def _settings(args, *, methods: bool) -> dict:
         if per_method:
             o["hparams"] = per_method
     settings = resolve(profile, **o)
-    if args.sets:
+    if getattr(args, "sets", None):
         _command_line_wins(settings, shared, per_method)
     stray = sorted(set(per_method) - set(benchmark_methods(settings["methods"])))
     if stray:
