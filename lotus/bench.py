@@ -88,7 +88,7 @@ log = logging.getLogger(__name__)
 
 BENCH_FORMAT = 1
 
-#: ImageNet-1k: training images and classes (the scale of the RF-JSD section)
+#: the scale of the RF-JSD section, that of ImageNet-1k (training images, classes, validation images)
 IMAGENET_TRAIN, IMAGENET_CLASSES, IMAGENET_VAL = 1_281_167, 1000, 50_000
 
 #: the sizes of each mode. ``overhead_retain``/``eval_caps``: at most this many images per split
@@ -133,7 +133,7 @@ MODES = {
     },
 }
 
-#: the issue's targets: (table row, comparison, bound)
+#: the speed targets, each as (table row, comparison, bound)
 TARGETS = {
     "overhead": ("every method's time / bare compute", "<=", 1.10),
     "evaluation_speedup": ("evaluate vs the batch-1 implementation", ">=", 20.0),

@@ -513,6 +513,7 @@ class ExportedClassifier(nn.Module):
         self.batch_size = batch_size
 
     def train(self, mode: bool = True):
+        """Set the mode flag only: an exported program has no train mode to switch to."""
         self.training = mode
         return self
 

@@ -16,7 +16,7 @@ and grid point (all combinations), plus the ``original`` and ``gold`` rows of th
 :func:`run_tune` runs them through :func:`lotus.experiment.run_grid` (every record is stored,
 so an interrupted search resumes) and :func:`best_settings` picks, per method, the setting
 with the lowest **Avg Gap to the gold model** on the tuning seed (the paper's headline score:
-the mean of |method − gold| over MIA, forget, retain and test accuracy), among the settings
+the mean of the absolute differences ``|method − gold|`` over MIA, forget, retain and test accuracy), among the settings
 whose test accuracy stays within ``max_test_drop`` of the original model's. A method none of
 whose settings stays within that limit gets its lowest-Avg-Gap setting, flagged
 (``within_limit`` False): collapse is then what the method does on this problem.

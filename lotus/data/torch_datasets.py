@@ -376,7 +376,7 @@ def from_dataset(dataset, *, forget, heldout=None, unseen=None, test=None, num_c
     labels : the labels of ``dataset`` (``LongTensor[N]``), if reading them is slow.
     seed : draws random forget specs and the halving of ``heldout``.
     transform, train_transform, mean, std, augment_mode, num_workers : how items become batches
-        (:class:`DatasetSplit`); they apply to every part given as a Dataset.
+        (``DatasetSplit``); they apply to every part given as a Dataset.
     name : the data set's name in reports.
 
     ``unseen`` / ``test`` / ``heldout`` may also be :class:`~lotus.data.ImageSplit` s.

@@ -67,8 +67,9 @@ class UnlearningMethod:
     #: whether a profile's shared unlearning budget (``unlearn: {epochs: ...}``) applies; the
     #: ``retrain`` method, whose epochs are a training recipe's, sets this to False
     shares_budget: bool = True
-    #: the method's own :class:`HParamRule` per hyper-parameter name, where it differs from the
-    #: shared :data:`HPARAM_RULES` (e.g. LoTUS's ``alpha``); read by :func:`validate_hparams`
+    #: the method's own ``HParamRule`` per hyper-parameter name, where it differs from the
+    #: shared ``lotus.methods.base.HPARAM_RULES`` (e.g. LoTUS's ``alpha``); read by
+    #: ``lotus.methods.base.validate_hparams``
     hparam_rules: dict = {}
     #: methods that build a newly initialised copy of the architecture (:func:`fresh_model_like`,
     #: e.g. retrain, Bad Teacher) set this to True: they need ``model.lotus_config``, and
