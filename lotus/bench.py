@@ -58,9 +58,9 @@ from typing import Callable
 
 import numpy as np
 import torch
-import yaml
 import torch.nn as nn
 import torch.nn.functional as F
+import yaml
 
 from .data import TensorSplit, UnlearningSplits, concat_splits, load_splits, per_class_subset
 from .experiment import configs_from_settings, load_kwargs, method_hparams, prepare

@@ -29,9 +29,17 @@ import pandas as pd
 
 from . import bench, paper
 from .book import BookError, list_notebooks, run_book
-from .book.runner import PROJECT_ENV, find_repo
+from .book.runner import project_folder
 from .data import decode_cache_entries, list_datasets, remove_decode_cache
-from .experiment import PSEUDO_METHODS, benchmark_methods, configs_from_settings, load_kwargs, plan_grid, prepare, run_grid
+from .experiment import (
+    PSEUDO_METHODS,
+    benchmark_methods,
+    configs_from_settings,
+    load_kwargs,
+    plan_grid,
+    prepare,
+    run_grid,
+)
 from .methods import get_method, list_methods
 from .metrics import SCORE_KEYS, accuracy, score_checkpoint
 from .models import list_models, model_info
@@ -483,18 +491,6 @@ def _print_table(df, columns, out=None) -> None:
     with pd.option_context("display.max_columns", None, "display.width", 200,
                            "display.float_format", lambda v: f"{v:.4f}"):
         print(view.to_string(index=False), file=out)
-
-
-def project_folder() -> Path | None:
-    """The project folder relative settings refer to: ``$LOTUS_PROJECT_DIR``, else the
-    checkout holding the current folder (one with ``notebooks/``), else ``None``."""
-    env = os.environ.get(PROJECT_ENV)
-    if env:
-        return Path(env).expanduser()
-    try:
-        return find_repo()
-    except LotusError:
-        return None
 
 
 def results_root(value) -> Path:

@@ -67,7 +67,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = 1
 #: suffix of the partial (resumable) checkpoint written beside a final one during training
 PARTIAL_SUFFIX = ".partial"
 #: default epochs between two partial checkpoints (``$LOTUS_CHECKPOINT_EVERY`` overrides; 0: none)

@@ -307,7 +307,6 @@ def _mask_as_unlearn_computes_it(original, splits):
 
 
 def test_salun_changes_only_masked_parameters(tiny, original):
-    from lotus.methods.salun import saliency_mask
 
     mask = _mask_as_unlearn_computes_it(original, tiny)
     total = sum(m.numel() for m in mask.values())
@@ -327,7 +326,6 @@ def test_salun_changes_only_masked_parameters(tiny, original):
 
 
 def test_salun_lotus_keeps_unmasked_weights(tiny, original):
-    from lotus.methods.salun import saliency_mask
 
     mask = _mask_as_unlearn_computes_it(original, tiny)
     model, rep = lotus.unlearn(original, tiny, method="salun_lotus", device="cpu", seed=0, epochs=1)

@@ -35,21 +35,15 @@ from ..paper import closest_benchmark
 from ..profiles import CLASS_UNLEARNING, load_profile, published_reference, resolve
 from ..results import ResultsStore, summarize
 from ..utils import LotusError, cache_dir
-from .runner import PROJECT_ENV, find_repo
+from .runner import project_folder
 
 __all__ = ["Chapter", "chapter", "project_dir"]
 
 
 def project_dir() -> Path:
-    """The project folder relative paths refer to: ``$LOTUS_PROJECT_DIR``, else the checkout
-    holding the current folder, else the current folder."""
-    env = os.environ.get(PROJECT_ENV)
-    if env:
-        return Path(env).expanduser()
-    try:
-        return find_repo()
-    except LotusError:
-        return Path.cwd()
+    """The project folder relative paths refer to (:func:`lotus.book.runner.project_folder`),
+    else the current folder."""
+    return project_folder() or Path.cwd()
 
 
 class Chapter:

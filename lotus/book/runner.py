@@ -127,6 +127,19 @@ def time_table(runs: list[NotebookRun]) -> str:
     return "\n".join(lines)
 
 
+def project_folder() -> Path | None:
+    """The project folder relative settings refer to: ``$LOTUS_PROJECT_DIR``, else the
+    checkout holding the current folder (one with ``notebooks/``, :func:`find_repo`), else
+    ``None``."""
+    env = os.environ.get(PROJECT_ENV)
+    if env:
+        return Path(env).expanduser()
+    try:
+        return find_repo()
+    except LotusError:
+        return None
+
+
 def find_repo(repo: str | os.PathLike | None = None) -> Path:
     """The project folder: ``repo`` if given, else the current folder or the nearest folder
     above it that has ``notebooks/`` (never the installed package's folder: a book is built
