@@ -52,3 +52,22 @@ def trained_digits(digits_splits):
 def _torch_threads():
     torch.set_num_threads(1)  # fastest for the small models here; also fair under parallel jobs
     yield
+
+
+@pytest.fixture
+def write_notebook():
+    """A writer of minimal chapters: ``write(path, params, body, title=None)`` saves a notebook
+    with a parameters-tagged cell ``params`` and a code cell ``body``, after a heading cell
+    ``# title`` when a title is given."""
+    import nbformat
+
+    def write(path: Path, params: str, body: str, title: str | None = None) -> None:
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell(params)
+        cell.metadata["tags"] = ["parameters"]
+        head = [nbformat.v4.new_markdown_cell(f"# {title}\n\nSome prose.")] if title is not None else []
+        nb.cells = [*head, cell, nbformat.v4.new_code_cell(body)]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, str(path))
+
+    return write

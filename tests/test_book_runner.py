@@ -16,23 +16,14 @@ from lotus.book.runner import RERUN_NOTE_TAG, add_rerun_note, time_table
 from lotus.cli import main
 
 
-def _notebook(path: Path, title: str, params: str, body: str):
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell(params)
-    cell.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\nSome prose."), cell, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, str(path))
-
-
 @pytest.fixture
-def chapters(tmp_path):
+def chapters(tmp_path, write_notebook):
     repo = tmp_path / "repo"
     (repo / "notebooks").mkdir(parents=True)
     params = 'profile = "cpu"\noverrides = {}\noutput_dir = "figures/x"'
-    _notebook(repo / "notebooks" / "01_ok.ipynb", "First chapter", params, "print('profile is', profile)")
-    _notebook(repo / "notebooks" / "02_fail.ipynb", "Second chapter", params, "raise ValueError('broken on purpose')")
-    _notebook(repo / "notebooks" / "03_after.ipynb", "Third chapter", params, "1 + 1")
+    write_notebook(repo / "notebooks" / "01_ok.ipynb", params, "print('profile is', profile)", title="First chapter")
+    write_notebook(repo / "notebooks" / "02_fail.ipynb", params, "raise ValueError('broken on purpose')", title="Second chapter")
+    write_notebook(repo / "notebooks" / "03_after.ipynb", params, "1 + 1", title="Third chapter")
     return repo
 
 
@@ -54,9 +45,9 @@ def test_time_table_has_a_row_per_chapter_and_a_total():
     assert [r.status for r in runs] == ["ok", "FAILED", "not run"]
 
 
-def test_rerun_note_names_the_chapter_and_the_profile_once(tmp_path):
+def test_rerun_note_names_the_chapter_and_the_profile_once(tmp_path, write_notebook):
     path = tmp_path / "05_forget_50.ipynb"
-    _notebook(path, "Forget half", "profile = 'cpu'", "1")
+    write_notebook(path, "profile = 'cpu'", "1", title="Forget half")
     add_rerun_note(path, profile="cpu")
     add_rerun_note(path, profile="cpu")  # a second staging replaces the note
     nb = nbformat.read(str(path), as_version=4)

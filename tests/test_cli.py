@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 
 import lotus
@@ -139,28 +138,19 @@ def test_parse_values():
 # ---------------------------------------------------------------------------------------
 
 
-def _notebook(path: Path, params: str, body: str):
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell(params)
-    cell.metadata["tags"] = ["parameters"]
-    nb.cells = [cell, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, str(path))
-
-
 @pytest.fixture
-def book_repo(tmp_path):
+def book_repo(tmp_path, write_notebook):
     repo = tmp_path / "repo"
     (repo / "notebooks").mkdir(parents=True)
-    _notebook(repo / "notebooks" / "01_ok.ipynb",
+    write_notebook(repo / "notebooks" / "01_ok.ipynb",
               'profile = "cpu"\noverrides = {}\noutput_dir = "figures/x"',
               "import json, os\nimport lotus\nch = lotus.book.chapter(profile, '01_ok', output_dir=output_dir, **overrides)\n"
               "os.makedirs(output_dir, exist_ok=True)\n"
               "json.dump({'profile': profile, 'overrides': overrides, 'output_dir': output_dir, 'seeds': ch.seeds,\n"
               "           'dataset': ch['dataset'], 'store': str(ch.store.root), 'force': ch['force'], 'cwd': os.getcwd()},\n"
               "          open(os.path.join(output_dir, 'p.json'), 'w'))")
-    _notebook(repo / "notebooks" / "02_fail.ipynb", "x = 1\nprofile = None", "y = x + 1\nraise ValueError('broken on purpose')")
-    _notebook(repo / "notebooks" / "00_first.ipynb", "z = 1", "z + 1")
+    write_notebook(repo / "notebooks" / "02_fail.ipynb", "x = 1\nprofile = None", "y = x + 1\nraise ValueError('broken on purpose')")
+    write_notebook(repo / "notebooks" / "00_first.ipynb", "z = 1", "z + 1")
     (repo / "notebooks" / "helpers.py").write_text("VALUE = 1\n")
     prof = repo / "mine.yaml"
     prof.write_text("description: test profile\nextends: tiny\n"
