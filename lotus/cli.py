@@ -169,18 +169,6 @@ def _split_sets(assignments: dict) -> tuple[dict, dict]:
     return shared, per_method
 
 
-def _command_line_wins(settings: dict, shared: dict, per_method: dict) -> None:
-    """A shared ``--set name=value`` replaces the profile's per-method value of ``name`` too
-    (the tuned ``hparams`` of a profile), for every method that shares the budget, unless the
-    command line also gives ``method.name``: what a user types wins over what a file says."""
-    for method, hp in (settings.get("hparams") or {}).items():
-        if method in PSEUDO_METHODS or not isinstance(hp, dict) or not get_method(method).shares_budget:
-            continue
-        for name, value in shared.items():
-            if name in hp and name not in per_method.get(method, {}):
-                hp[name] = value
-
-
 def _as_list(v):
     if v is None:
         return None
@@ -476,8 +464,6 @@ def _settings(args, *, methods: bool) -> dict:
         if per_method:
             o["hparams"] = per_method
     settings = resolve(profile, **o)
-    if getattr(args, "sets", None):
-        _command_line_wins(settings, shared, per_method)
     stray = sorted(set(per_method) - set(benchmark_methods(settings["methods"])))
     if stray:
         raise LotusError(f"--set {stray[0]}.<name>=...: method {stray[0]!r} is not among the methods of this run "

@@ -123,3 +123,20 @@ def test_configs_carry_every_setting():
     assert c.train["epochs"] == 12 and c.hparams["epochs"] == 3 and c.eval == {"amp": False}
     assert c.hparams == {**resolve("tiny")["unlearn"], **resolve("tiny")["hparams"].get("lotus", {})}
     assert c.data["noise_std"] == 0.45 and not c.data["root"].startswith("~")
+
+
+def test_a_shared_override_beats_the_profiles_tuned_value():
+    """The cpu profile tunes lr per method; an override's shared ``unlearn: {lr}`` replaces
+    it for every method that shares the budget, the retrain method keeps its own, and an
+    explicit per-method override still wins over the shared one."""
+    tuned = resolve("cpu")["hparams"]
+    assert tuned["lotus"]["lr"] != 0.5 and tuned["finetune"]["lr"] != 0.5
+    s = resolve("cpu", unlearn={"lr": 0.5})
+    assert method_hparams("lotus", s)["lr"] == 0.5
+    assert method_hparams("finetune", s)["lr"] == 0.5
+    assert s["hparams"]["ssd"] == tuned["ssd"]  # no lr there: nothing added
+    s = resolve("cpu", unlearn={"lr": 0.5}, hparams={"lotus": {"lr": 0.25}})
+    assert method_hparams("lotus", s)["lr"] == 0.25
+    assert method_hparams("finetune", s)["lr"] == 0.5
+    # a chapter entry of the profile itself is not an override: the tuned values stay
+    assert resolve("cpu", "04_benchmark")["hparams"]["lotus"]["lr"] == tuned["lotus"]["lr"]

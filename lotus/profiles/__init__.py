@@ -70,6 +70,7 @@ import pandas as pd
 
 from .. import paper
 from ..data import parse_forget_spec
+from ..methods import get_method, list_methods
 from ..train import paper_recipe
 from ..utils import LotusError, read_yaml_mapping
 
@@ -335,7 +336,30 @@ def resolve(profile: str | os.PathLike | dict | None = None, chapter: str | None
     elif name is not None and "benchmark" in overrides and overrides["benchmark"] != settings.get("benchmark"):
         raise LotusError(f"cannot change the benchmark of resolved settings (from {settings.get('benchmark')!r} "
                          f"to {name!r}); resolve the profile again")
-    return check_settings(_merge(settings, overrides), where=(prof or {}).get("path") or "settings")
+    settings = _merge(settings, overrides)
+    _shared_overrides_win(settings, overrides)
+    return check_settings(settings, where=(prof or {}).get("path") or "settings")
+
+
+def _shared_overrides_win(settings: dict, overrides: dict) -> None:
+    """An override's ``unlearn`` value (shared by the methods) replaces what the profile set
+    for ``name`` per method (its tuned ``hparams``), for every method that shares the unlearning
+    budget, unless the overrides also give ``hparams[method][name]``: what the caller asks for
+    (``--set name=value``, ``lotus.book.chapter(..., unlearn={...})``) wins over what a file says.
+    The profile's own ``unlearn`` section does not override its ``hparams`` (the per-method values
+    are the more specific ones)."""
+    shared = overrides.get("unlearn") or {}
+    if not isinstance(shared, dict) or not isinstance(settings.get("hparams"), dict):
+        return
+    given = overrides.get("hparams") or {}
+    registered = set(list_methods())
+    for method, hp in settings["hparams"].items():
+        if method not in registered or not isinstance(hp, dict) or not get_method(method).shares_budget:
+            continue
+        mine = given.get(method) or {} if isinstance(given, dict) else {}
+        for name, value in shared.items():
+            if name in hp and name not in mine:
+                hp[name] = copy.deepcopy(value)
 
 
 def _is_int(v) -> bool:
