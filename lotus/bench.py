@@ -1228,10 +1228,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="PATH", help="where to write the JSON")
 
 
-def run_from_args(args) -> tuple[dict, Path]:
+def run_from_args(args, *, show: bool = True) -> tuple[dict, Path]:
     """Run the suite the parsed arguments of :func:`add_arguments` ask for and save its JSON;
-    returns ``(result, path)``. The callers (``lotus bench``, ``python -m lotus.bench``) print
-    :func:`format_report` of the result."""
+    returns ``(result, path)``. ``show``: print :func:`format_report` of the result and where
+    it was written (what ``lotus bench`` and ``python -m lotus.bench`` show)."""
     mode = "quick" if args.quick else "gpu" if args.gpu else "full"
     profile = args.profile or "cpu"
     sizes = {}
@@ -1244,6 +1244,9 @@ def run_from_args(args) -> tuple[dict, Path]:
                        threads=args.threads)
     out = Path(args.out) if args.out else default_output(mode, profile)
     save_bench(result, out)
+    if show:
+        print(format_report(result))
+        print(f"written to {out}")
     return result, out
 
 
@@ -1258,12 +1261,10 @@ def main(argv=None) -> int:
     log.addHandler(logging.StreamHandler(sys.stderr))
     log.setLevel(logging.INFO)
     try:
-        result, out = run_from_args(args)
+        run_from_args(args)
     except LotusError as exc:
         print(f"lotus bench: error: {exc}", file=sys.stderr)
         return 2
-    print(format_report(result))
-    print(f"written to {out}")
     return 0
 
 

@@ -772,9 +772,7 @@ def cmd_cache(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    result, out = bench.run_from_args(args)
-    print(bench.format_report(result))
-    print(f"written to {out}")
+    bench.run_from_args(args)
     return 0
 
 

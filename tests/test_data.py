@@ -632,3 +632,31 @@ def test_digits_options():
         load_splits("digits", noise_std=-1)
     with pytest.raises(LotusError, match="image_size"):
         load_splits("digits", image_size=4)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("augment", [False, True])
+def test_batches_are_the_normalised_images_in_the_asked_memory_format(channels_last, augment):
+    """``batches`` gives exactly ``(x / 255 - mean) / std`` of the shuffled images (augmented
+    with the same random draws), NHWC when asked, whatever the order of its in-place steps."""
+    from lotus.data.splits import TensorSplit, _augment
+
+    g = torch.Generator().manual_seed(0)
+    imgs = torch.randint(0, 256, (37, 3, 12, 12), generator=g, dtype=torch.uint8)
+    split = TensorSplit(imgs, torch.randint(0, 5, (37,), generator=g), num_classes=5, mean=(0.4, 0.5, 0.6),
+                        std=(0.2, 0.25, 0.3), augment_mode="crop_flip")
+    got = list(split.batches(10, shuffle=True, augment=augment, generator=torch.Generator().manual_seed(1),
+                             channels_last=channels_last))
+    ref_gen = torch.Generator().manual_seed(1)
+    order = torch.randperm(37, generator=ref_gen)
+    mean, std = torch.tensor(split.mean).view(1, -1, 1, 1), torch.tensor(split.std).view(1, -1, 1, 1)
+    assert [len(y) for _, y in got] == [10, 10, 10, 7]
+    for k, (x, y) in enumerate(got):
+        idx = order[k * 10:(k + 1) * 10]
+        ref = imgs[idx].float() / 255.0
+        if augment:
+            ref = _augment(ref, "crop_flip", ref_gen)
+        assert torch.equal(x, (ref - mean) / std)
+        assert torch.equal(y, split.labels[idx])
+        assert x.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert torch.equal(split.images, imgs)  # the stored images are never changed in place
