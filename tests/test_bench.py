@@ -32,7 +32,11 @@ def test_quick_mode_writes_a_valid_result(quick, capsys):
     assert set(sections) == {"overhead", "evaluation", "growth", "options", "teacher"}
     assert set(sections["overhead"]["methods"]) == set(bench.MODES["quick"]["methods"])
     for r in sections["overhead"]["methods"].values():
-        assert r["seconds"] > 0 and r["bare_seconds"] > 0 and r["ratio"] == pytest.approx(r["seconds"] / r["bare_seconds"])
+        assert r["seconds"] > 0 and r["bare_seconds"] > 0 and r["seconds_per_epoch"] > 0
+        assert r["ratio"] == pytest.approx(r["seconds_per_epoch"] / r["bare_seconds_per_epoch"])
+        lo, hi = r["epochs"]
+        assert hi == lo + 1 and len(r["all_seconds"][str(lo)]) == len(r["all_seconds"][str(hi)]) >= 1
+        assert r["setup_seconds"] + lo * r["seconds_per_epoch"] == pytest.approx(r["seconds"])
     assert [r["forget_fraction"] for r in sections["growth"]["rows"]] == bench.MODES["quick"]["growth"]
     sizes = [r["forget_size"] for r in sections["growth"]["rows"]]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
@@ -50,6 +54,8 @@ def test_evaluate_and_the_authors_style_agree(quick):
     ev = bench.read_bench(quick)["workloads"][0]["sections"]["evaluation"]
     assert set(ev["ours"]) == {"acc_forget", "acc_retain", "acc_test", "acc_val", "mia", "jsd_legacy", "rf_jsd_legacy"}
     assert ev["max_abs_difference"] <= 1e-6
+    assert ev["forward_seconds"] > 0
+    assert ev["speedup_ceiling"] == pytest.approx(ev["authors_style_seconds"] / ev["forward_seconds"])
     assert ev["ours"]["jsd_legacy"] > 0 and ev["ours"]["rf_jsd_legacy"] > 0  # not two zeros agreeing
 
 
