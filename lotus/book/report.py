@@ -396,3 +396,59 @@ def gpu_records(folders: Iterable[str | os.PathLike], forget) -> list[GpuBenchma
         out.append(GpuBenchmark(f"{ds} / {mdl} / forget {fg}, on {devices}", len(part), method_table(table),
                                 paper.closest_benchmark(ds, mdl, fg)))
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# Teaching notes on the published tables (chapters 4 and 5)
+# ---------------------------------------------------------------------------------------
+
+
+def avg_gap_sources(benchmark: str) -> pd.DataFrame:
+    """The two published Avg Gaps of every method of ``benchmark``, side by side.
+
+    ``final``: the final paper's table (:func:`lotus.paper.published_table`); ``review``: the
+    value printed with the accuracies of the review supplement's Table 4
+    (:func:`lotus.paper.published_accuracies`, the authors' review-era notebook runs);
+    ``difference`` = final - review (``NaN`` where one source lacks the method) and ``differs``
+    (``True`` where both exist and differ by more than rounding, 1e-9). Index: method key, in
+    the final table's order; the original model (no Avg Gap) is left out.
+    """
+    final = paper.published_table(benchmark)["avg_gap"]
+    review = paper.published_accuracies(benchmark)["avg_gap"].drop(index="original", errors="ignore")
+    methods = list(final.index) + [m for m in review.index if m not in final.index]
+    df = pd.DataFrame({"final": final.reindex(methods), "review": review.reindex(methods)})
+    df["difference"] = df["final"] - df["review"]
+    df["differs"] = df["difference"].abs() > 1e-9
+    df.insert(0, "label", [paper.method_label(m) for m in df.index])
+    return df
+
+
+def published_winners(table: str, *, method: str = "lotus") -> pd.DataFrame:
+    """For every benchmark of one published summary table (e.g. ``"cvpr2025 Table 3"``): the
+    lowest Avg Gap, the method(s) reaching it, and ``method``'s own Avg Gap.
+
+    Columns: ``label`` (the benchmark), ``best_avg_gap``, ``best`` (display names of every method
+    at the minimum, joined with " and "), ``<method>_avg_gap``, ``outcome`` (``"wins"``,
+    ``"ties"`` or ``"loses"`` for ``method``). Read from ``lotus/published/summary.csv``; an
+    unknown table is a :class:`~lotus.utils.LotusError` listing the valid ones.
+    """
+    from ..utils import LotusError
+
+    summary = paper.read_published("summary")
+    valid = sorted(set(summary["table"]))
+    if table not in valid:
+        raise LotusError(f"unknown published table {table!r}; valid: {', '.join(valid)}")
+    rows = []
+    for bench, part in summary[summary["table"] == table].groupby("benchmark", sort=False):
+        gaps = part.set_index("method")["avg_gap"].dropna().drop(index="gold", errors="ignore")
+        best = float(gaps.min())
+        at_best = [m for m in gaps.index if abs(float(gaps[m]) - best) <= 1e-9]
+        own = float(gaps[method]) if method in gaps.index else float("nan")
+        outcome = ("wins" if at_best == [method] else "ties" if method in at_best else "loses")
+        rows.append({"benchmark": bench, "label": paper.benchmark_info(bench)["label"], "best_avg_gap": best,
+                     "best": " and ".join(paper.method_label(m) for m in at_best),
+                     f"{method}_avg_gap": own, "outcome": outcome})
+    return pd.DataFrame(rows).set_index("benchmark")
+
+
+__all__ += ["avg_gap_sources", "published_winners"]
