@@ -1,4 +1,5 @@
-"""The Streisand demonstration of chapter 7 (lotus.book.streisand) and the profile settings it reads."""
+"""Package helpers of chapters 7-12: the Streisand demonstration (lotus.book.streisand) and the settings it
+reads, and the class-unlearning coverage of chapter 8 (lotus.book.report)."""
 
 import math
 
@@ -58,3 +59,16 @@ def test_every_profile_gives_the_demo_a_larger_step_than_the_chapter(profile):
     assert changed, f"{profile}: overshoot_hparams repeat the chapter's LoTUS settings"
     assert runs["aimed at 0"]["class_unlearning"] is True
     assert settings["overshoot_z"] > 0
+
+
+def test_class_unlearning_coverage_matches_the_published_data():
+    from lotus import paper
+    from lotus.book import report
+
+    cov = report.class_unlearning_coverage()
+    pub = paper.published_class_unlearning()
+    assert set(cov.loc[cov["published"], "forget_class"]) == set(pub["forget_class"])
+    assert cov["in_scripts"].all(), "a published class that the authors' scripts do not set up"
+    assert len(cov) == sum(len(v) for v in report.AUTHORS_CLASS_RUNS.values())
+    # chapter 8's slip (issue 11, E13): the scripts also run bison, and horse / bison have no published results
+    assert {"horse", "bison"} == set(cov.loc[~cov["published"], "forget_class"])
