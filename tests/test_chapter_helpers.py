@@ -72,3 +72,64 @@ def test_class_unlearning_coverage_matches_the_published_data():
     assert len(cov) == sum(len(v) for v in report.AUTHORS_CLASS_RUNS.values())
     # chapter 8's slip (issue 11, E13): the scripts also run bison, and horse / bison have no published results
     assert {"horse", "bison"} == set(cov.loc[~cov["published"], "forget_class"])
+
+
+# -- the teaching conventions of chapters 7-12 (issue 11); the lead's static guard covers the whole book -----------
+
+import json  # noqa: E402
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MY_CHAPTERS = ["07_streisand", "08_class_unlearning", "09_large_scale", "10_reproduction_notes", "11_own_model",
+               "12_performance"]
+
+
+def _cells(name):
+    return json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
+
+
+def _glossary_terms():
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    block = text.split("```{glossary}", 1)[1].split("\n```", 1)[0]
+    return {line.strip().lower() for line in block.splitlines() if line and not line.startswith(" ")}
+
+
+def _term_targets(text):
+    for m in re.finditer(r"\{term\}`([^`]*)`", text):
+        inner = m.group(1)
+        target = re.search(r"<([^>]*)>\s*$", inner)
+        yield (target.group(1) if target else inner).strip().lower()
+
+
+@pytest.mark.parametrize("name", MY_CHAPTERS)
+def test_chapter_links_the_glossary_and_ends_with_summary_and_exercises(name):
+    cells = _cells(name)
+    markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    terms = _glossary_terms()
+    used = list(_term_targets(markdown))
+    assert used, f"{name}: no glossary link"
+    assert set(used) <= terms, f"{name}: links to terms the glossary lacks: {set(used) - terms}"
+    heads = [line for line in markdown.splitlines() if line.startswith("## ")]
+    assert heads[-2:] == ["## Summary", "## Exercises"], f"{name}: ends with {heads[-2:]}"
+    exercises = markdown.split("## Exercises", 1)[1]
+    n_ex = len(re.findall(r"^\d+\. ", exercises, flags=re.M))
+    n_sol = exercises.count("```{admonition} Solution\n:class: dropdown")
+    assert n_ex >= 2 and n_sol == n_ex, f"{name}: {n_ex} exercises, {n_sol} folded solutions"
+
+
+@pytest.mark.parametrize("name", MY_CHAPTERS)
+def test_every_figure_cell_has_a_caption_and_a_label(name):
+    for i, c in enumerate(_cells(name)):
+        src = "".join(c["source"])
+        if c["cell_type"] != "code" or not re.search(r"plt\.show\(\)", src):
+            continue
+        fig = c["metadata"].get("mystnb", {}).get("figure", {})
+        assert fig.get("caption") and str(fig.get("name", "")).startswith("fig-"), f"{name} cell {i}: no caption/label"
+
+
+def test_intro_and_glossary_links_resolve():
+    terms = _glossary_terms()
+    for page in ("intro.md", "glossary.md"):
+        used = set(_term_targets((ROOT / "book" / page).read_text(encoding="utf-8")))
+        assert used <= terms, f"{page}: unknown terms {used - terms}"
