@@ -452,3 +452,24 @@ def published_winners(table: str, *, method: str = "lotus") -> pd.DataFrame:
 
 
 __all__ += ["avg_gap_sources", "published_winners"]
+
+
+#: the classes the authors' class-unlearning scripts set up for ResNet-18 (spec 6.1), per data
+#: set; :func:`lotus.paper.published_class_unlearning` holds results for only some of them
+AUTHORS_CLASS_RUNS = {"cifar10": ("cat", "horse"), "cifar100": ("beaver", "rocket"), "tinyimagenet": ("bison", "pizza")}
+_DATASET_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "tinyimagenet": "Tiny-ImageNet"}
+
+
+def class_unlearning_coverage() -> pd.DataFrame:
+    """Which class-unlearning runs of the authors have published results: one row per
+    (``dataset``, ``forget_class``) of :data:`AUTHORS_CLASS_RUNS` or of the published results,
+    with ``label`` (e.g. ``'"cat" (CIFAR-10)'``) and the booleans ``in_scripts`` and ``published``,
+    in the scripts' order."""
+    pub = paper.published_class_unlearning()
+    published = set(zip(pub["dataset"], pub["forget_class"]))
+    pairs = [(d, c) for d, classes in AUTHORS_CLASS_RUNS.items() for c in classes]
+    pairs += [p for p in dict.fromkeys(zip(pub["dataset"], pub["forget_class"])) if p not in pairs]
+    in_scripts = {(d, c) for d, classes in AUTHORS_CLASS_RUNS.items() for c in classes}
+    return pd.DataFrame([{"dataset": d, "forget_class": c, "label": f'"{c}" ({_DATASET_LABELS.get(d, d)})',
+                          "in_scripts": (d, c) in in_scripts,
+                          "published": (d, c) in published} for d, c in pairs])
