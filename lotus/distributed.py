@@ -22,7 +22,8 @@ The contracts the training loops, the metrics and the writers rely on:
   of the global batch mean, also when a batch does not divide by ``N``; a rank with no share of
   a last, small batch takes a placeholder row of weight 0. What still differs from one process:
   float reduction order, and BatchNorm statistics in training mode, computed per rank as in any
-  DDP training (the ViTs have none).
+  DDP training (the ViTs have none); after training steps :func:`sync_buffers` gives every rank
+  rank 0's running statistics, so all ranks hold one model.
 * **Metrics on the full sets.** :func:`lotus.metrics.predict` lets every rank predict its
   contiguous share of a split and gathers the probabilities (:func:`all_gather_rows`), in
   split order, on every rank: accuracies, the MIA (fit on the gathered entropies) and RF-JSD
@@ -66,6 +67,7 @@ __all__ = [
     "all_gather_rows",
     "broadcast_object",
     "barrier",
+    "sync_buffers",
     "on_main",
     "decide",
     "guard",
@@ -389,6 +391,25 @@ def broadcast_object(obj: Any = None, *, src: int = 0, what: str = "a broadcast"
     dev = ctx.device if ctx.backend == "nccl" else None
     _collective(what, lambda: torch.distributed.broadcast_object_list(box, src=src, device=dev), ctx)
     return box[0]
+
+
+def sync_buffers(model: nn.Module, *, what: str = "sharing rank 0's buffers", ctx: Context | None = None) -> None:
+    """Give every rank rank 0's buffers of ``model`` (BatchNorm running statistics), in place.
+
+    DDP keeps parameters equal on every rank, but a training forward updates each rank's
+    running statistics from its own share of the batch; call this after training steps so that
+    all ranks hold rank 0's model (the one it saves) before they evaluate it together."""
+    ctx = ctx or current()
+    if not ctx.enabled:
+        return
+    dev = _comm_device(ctx)
+    for buf in model.buffers():
+        if buf.numel() == 0:
+            continue
+        tmp = buf.detach().to(dev, copy=True)
+        _collective(what, lambda t=tmp: torch.distributed.broadcast(t, src=0), ctx)
+        with torch.no_grad():
+            buf.copy_(tmp.to(buf.device))
 
 
 def barrier(what: str = "waiting for every rank", ctx: Context | None = None) -> None:

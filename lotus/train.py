@@ -34,7 +34,17 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .data import ImageSplit, UnlearningSplits
-from .distributed import all_reduce_sum, current, decide, global_batches, guard, local_only, on_main, shard_range
+from .distributed import (
+    all_reduce_sum,
+    current,
+    decide,
+    global_batches,
+    guard,
+    local_only,
+    on_main,
+    shard_range,
+    sync_buffers,
+)
 from .models import CHECKPOINT_FORMAT, CNN_RECIPE, create_model, model_info
 from .utils import (
     VERSION,
@@ -315,6 +325,7 @@ def train_model(
                     tot += float(loss.detach()) * rows.count
                     n += rows.count
             if ctx.enabled:
+                sync_buffers(model, what=f"{desc}: epoch {epoch}: sharing rank 0's BatchNorm statistics", ctx=ctx)
                 tot, n = all_reduce_sum(torch.tensor([tot, float(n)], dtype=torch.float64),
                                         what=f"{desc}: epoch {epoch}'s loss", ctx=ctx).tolist()
             rec = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": tot / max(n, 1)}

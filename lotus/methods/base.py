@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data import ImageSplit, UnlearningSplits
-from ..distributed import all_gather_rows, all_reduce_sum, current, global_batches, guard, shard_range
+from ..distributed import all_gather_rows, all_reduce_sum, current, global_batches, guard, shard_range, sync_buffers
 from ..metrics import uses_channels_last
 from ..models import Classifier, create_model, list_models, model_family, model_info
 from ..utils import LotusError, autocast, check_finite, make_generator
@@ -172,6 +172,7 @@ def train_epoch_ce(
             total += float(loss.detach()) * rows.count
             count += rows.count
     if ctx.enabled:
+        sync_buffers(model, what=f"{where}: sharing rank 0's BatchNorm statistics", ctx=ctx)
         total, count = all_reduce_sum(torch.tensor([total, float(count)], dtype=torch.float64),
                                       what=f"{where}: the epoch's loss", ctx=ctx).tolist()
     return total / max(count, 1)

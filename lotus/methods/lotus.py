@@ -46,7 +46,7 @@ import torch
 import torch.nn as nn
 
 from ..data import UnlearningSplits, concat_splits
-from ..distributed import all_reduce_sum, current, global_batches, guard
+from ..distributed import all_reduce_sum, current, global_batches, guard, sync_buffers
 from ..metrics import accuracy
 from ..models import model_family
 from ..train import make_optimizer
@@ -221,6 +221,7 @@ def run_lotus(model: nn.Module, splits: UnlearningSplits, *, original: nn.Module
                 tot += float(loss.detach()) * rows.count
                 n += rows.count
         if ctx.enabled:
+            sync_buffers(model, what=f"lotus: epoch {epoch}: sharing rank 0's BatchNorm statistics", ctx=ctx)
             tot, n = all_reduce_sum(torch.tensor([tot, float(n)], dtype=torch.float64),
                                     what=f"lotus: epoch {epoch}'s loss", ctx=ctx).tolist()
         epochs_run += 1
