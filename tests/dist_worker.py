@@ -25,6 +25,10 @@ def mlp(num_classes: int, image_shape) -> torch.nn.Module:
                                torch.nn.Linear(32, num_classes))
 
 
+#: methods run on the MLP by the main scenario, and their hyper-parameters
+METHODS = {"ssd": {"batch_size": 97}, "salun": {"epochs": 1, "batch_size": 97, "lr": 1e-2}}
+
+
 def flat_params(model: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 
@@ -49,6 +53,11 @@ def scenario_main(work: Path, ctx) -> dict:
     out["mlp_history"] = rep.history
     same = distributed.all_reduce_sum((params - distributed.broadcast_object(params)).abs().sum()[None])
     out["mlp_rank_spread"] = float(same)
+    # the methods whose statistics over the data are reduced across ranks: SSD (squared batch
+    # gradients) and SalUn (summed saliency, then training)
+    for method, hp in METHODS.items():
+        un, rep = lotus.unlearn(net, splits, method, device="cpu", seed=0, **hp)
+        out[f"mlp_{method}"] = flat_params(un).tolist()
     # the ImageNet-1k path on its stand-in: image files streamed (FileSplit), count:5 forget,
     # a retain cap, retrain-free evaluation (no gold model)
     inet = lotus.load_splits("imagenet1k", root=str(work / "data"), forget="count:5", seed=0, retain_per_class=2,

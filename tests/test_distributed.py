@@ -219,6 +219,24 @@ def test_distributed_lotus_follows_the_one_process_sample_stream(main_job, digit
                                                                          abs=1e-6)
 
 
+@pytest.mark.parametrize("method", ["ssd", "salun"])
+def test_reduced_statistics_give_the_one_process_result(main_job, digits_splits, method):
+    """SSD's importances (squared gradients of whole batches) and SalUn's saliency mask are
+    reduced across ranks: 2 ranks give the one-process model, up to float reduction order
+    (which may flip a few elements at a selection threshold)."""
+    import dist_worker
+
+    work, out, _, _ = main_job
+    net = dist_worker.mlp(digits_splits.num_classes, digits_splits.train.image_shape)
+    net.load_state_dict(torch.load(work / "mlp.pt", weights_only=True))
+    un, _ = lotus.unlearn(net, digits_splits, method, device="cpu", seed=0, **dist_worker.METHODS[method])
+    single = dist_worker.flat_params(un)
+    moved = (single - dist_worker.flat_params(net)).abs()
+    diff = (torch.tensor(out[f"mlp_{method}"]) - single).abs()
+    assert moved.max() > 1e-3
+    assert (diff > 1e-4 + 1e-3 * moved).float().mean() < 1e-3, float(diff.max())
+
+
 def test_imagenet_standin_streams_and_scores_without_a_gold_model(main_job):
     """The ImageNet-1k path end to end on its stand-in folder: count:5 forget, a retain cap,
     files decoded on the fly and sharded, LoTUS under DDP, retrain-free evaluation."""
