@@ -68,6 +68,7 @@ __all__ = [
     "broadcast_object",
     "barrier",
     "sync_buffers",
+    "end_epoch",
     "on_main",
     "decide",
     "guard",
@@ -412,6 +413,18 @@ def sync_buffers(model: nn.Module, *, what: str = "sharing rank 0's buffers", ct
             buf.copy_(tmp.to(buf.device))
 
 
+def end_epoch(model: nn.Module, total: float, count: float, *, what: str, ctx: Context | None = None) -> float:
+    """The epoch's mean loss ``total / count`` over every rank (``total``: this rank's sum of
+    per-sample losses over its ``count`` real rows), after :func:`sync_buffers` has given every
+    rank rank 0's BatchNorm statistics. In one process: ``total / max(count, 1)``."""
+    ctx = ctx or current()
+    if ctx.enabled:
+        sync_buffers(model, what=f"{what}: sharing rank 0's BatchNorm statistics", ctx=ctx)
+        total, count = all_reduce_sum(torch.tensor([total, float(count)], dtype=torch.float64),
+                                      what=f"{what}: the epoch's loss", ctx=ctx).tolist()
+    return total / max(count, 1)
+
+
 def barrier(what: str = "waiting for every rank", ctx: Context | None = None) -> None:
     """Wait until every rank gets here (bounded by the collective timeout)."""
     ctx = ctx or current()
@@ -461,5 +474,5 @@ def check_supported(method: str, supported: bool, ctx: Context | None = None) ->
     statistics are not yet reduced across ranks (rather than silently per-rank results)."""
     ctx = ctx or current()
     if ctx.enabled and not supported:
-        raise LotusError(f"method {method!r} does not run under torchrun yet ({ctx.world_size} processes): its "
-                         "statistics over the data would be computed per rank; run it in one process")
+        raise LotusError(f"method {method!r} does not run under torchrun yet ({ctx.world_size} processes): its loops "
+                         "are not sharded across processes and its results would be per rank; run it in one process")

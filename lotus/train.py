@@ -38,12 +38,12 @@ from .distributed import (
     all_reduce_sum,
     current,
     decide,
+    end_epoch,
     global_batches,
     guard,
     local_only,
     on_main,
     shard_range,
-    sync_buffers,
 )
 from .models import CHECKPOINT_FORMAT, CNN_RECIPE, create_model, model_info
 from .utils import (
@@ -324,11 +324,8 @@ def train_model(
                     opt.step()
                     tot += float(loss.detach()) * rows.count
                     n += rows.count
-            if ctx.enabled:
-                sync_buffers(model, what=f"{desc}: epoch {epoch}: sharing rank 0's BatchNorm statistics", ctx=ctx)
-                tot, n = all_reduce_sum(torch.tensor([tot, float(n)], dtype=torch.float64),
-                                        what=f"{desc}: epoch {epoch}'s loss", ctx=ctx).tolist()
-            rec = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": tot / max(n, 1)}
+            rec = {"epoch": epoch, "lr": opt.param_groups[0]["lr"],
+                   "train_loss": end_epoch(model, tot, n, what=f"{desc}: epoch {epoch}", ctx=ctx)}
             sched.step()
             if val is not None and len(val):
                 rec["val_loss"], rec["val_acc"] = _eval_loss_acc(model, val, dev, max(recipe.batch_size, 256), recipe.amp)

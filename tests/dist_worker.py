@@ -26,7 +26,8 @@ def mlp(num_classes: int, image_shape) -> torch.nn.Module:
 
 
 #: methods run on the MLP by the main scenario, and their hyper-parameters
-METHODS = {"ssd": {"batch_size": 97}, "salun": {"epochs": 1, "batch_size": 97, "lr": 1e-2}}
+METHODS = {"ssd": {"batch_size": 97}, "salun": {"epochs": 1, "batch_size": 97, "lr": 1e-2},
+           "scrub": {"epochs": 2, "batch_size": 97, "forget_batch_size": 33, "lr": 1e-3}}
 
 
 def flat_params(model: torch.nn.Module) -> torch.Tensor:
@@ -53,8 +54,8 @@ def scenario_main(work: Path, ctx) -> dict:
     out["mlp_history"] = rep.history
     same = distributed.all_reduce_sum((params - distributed.broadcast_object(params)).abs().sum()[None])
     out["mlp_rank_spread"] = float(same)
-    # the methods whose statistics over the data are reduced across ranks: SSD (squared batch
-    # gradients) and SalUn (summed saliency, then training)
+    # other methods: SSD (squared batch gradients reduced), SalUn (summed saliency, then training),
+    # SCRUB (two sharded streams)
     for method, hp in METHODS.items():
         un, rep = lotus.unlearn(net, splits, method, device="cpu", seed=0, **hp)
         out[f"mlp_{method}"] = flat_params(un).tolist()

@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data import ImageSplit, UnlearningSplits
-from ..distributed import all_gather_rows, all_reduce_sum, current, global_batches, guard, shard_range, sync_buffers
+from ..distributed import all_gather_rows, current, end_epoch, global_batches, guard, shard_range
 from ..metrics import uses_channels_last
 from ..models import Classifier, create_model, list_models, model_family, model_info
 from ..utils import LotusError, autocast, check_finite, make_generator
@@ -171,11 +171,7 @@ def train_epoch_ce(
             optimizer.step()
             total += float(loss.detach()) * rows.count
             count += rows.count
-    if ctx.enabled:
-        sync_buffers(model, what=f"{where}: sharing rank 0's BatchNorm statistics", ctx=ctx)
-        total, count = all_reduce_sum(torch.tensor([total, float(count)], dtype=torch.float64),
-                                      what=f"{where}: the epoch's loss", ctx=ctx).tolist()
-    return total / max(count, 1)
+    return end_epoch(model, total, count, what=where, ctx=ctx)
 
 
 def freeze(model: nn.Module) -> nn.Module:

@@ -46,7 +46,7 @@ import torch
 import torch.nn as nn
 
 from ..data import UnlearningSplits, concat_splits
-from ..distributed import all_reduce_sum, current, global_batches, guard, sync_buffers
+from ..distributed import current, end_epoch, global_batches, guard
 from ..metrics import accuracy
 from ..models import model_family
 from ..train import make_optimizer
@@ -220,12 +220,9 @@ def run_lotus(model: nn.Module, splits: UnlearningSplits, *, original: nn.Module
                 opt.step()
                 tot += float(loss.detach()) * rows.count
                 n += rows.count
-        if ctx.enabled:
-            sync_buffers(model, what=f"lotus: epoch {epoch}: sharing rank 0's BatchNorm statistics", ctx=ctx)
-            tot, n = all_reduce_sum(torch.tensor([tot, float(n)], dtype=torch.float64),
-                                    what=f"lotus: epoch {epoch}'s loss", ctx=ctx).tolist()
+        loss_mean = end_epoch(model, tot, n, what=f"lotus: epoch {epoch}", ctx=ctx)
         epochs_run += 1
-        history.append({"epoch": epoch, "acc_forget": acc_f, "delta_acc": delta, "tau": tau, "loss": tot / max(n, 1)})
+        history.append({"epoch": epoch, "acc_forget": acc_f, "delta_acc": delta, "tau": tau, "loss": loss_mean})
 
     # accuracy after the last epoch: part of the method for stop_rule="best", otherwise only
     # recorded for the history (its time is then excluded from the reported unlearning time)
