@@ -31,6 +31,7 @@ from . import bench, paper
 from .book import BookError, list_notebooks, run_book
 from .book.runner import project_folder
 from .data import decode_cache_entries, list_datasets, remove_decode_cache
+from .distributed import init_from_env, shutdown
 from .experiment import (
     PSEUDO_METHODS,
     benchmark_methods,
@@ -900,10 +901,37 @@ def main(argv=None) -> int:
         return _dispatch(args)
 
 
+#: the commands that run as one job under torchrun (every rank runs them, rank 0 prints and writes)
+DISTRIBUTED_COMMANDS = ("run", "train")
+
+
+@contextlib.contextmanager
+def _distributed(args):
+    """Under torchrun (``$WORLD_SIZE`` > 1) for ``lotus run`` / ``lotus train``: join the process
+    group; ranks other than 0 print nothing to stdout and show no progress bars."""
+    if args.command not in DISTRIBUTED_COMMANDS:
+        yield
+        return
+    ctx = init_from_env()
+    if not ctx.enabled:
+        yield
+        return
+    try:
+        if ctx.is_main:
+            yield
+        else:
+            args.quiet = True
+            with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+                yield
+    finally:
+        shutdown()
+
+
 def _dispatch(args) -> int:
     debug = os.environ.get("LOTUS_DEBUG", "").strip() not in ("", "0")
     try:
-        return int(args.func(args) or 0)
+        with _distributed(args):
+            return int(args.func(args) or 0)
     except (LotusError, NonFiniteLossError) as exc:
         if debug:
             raise

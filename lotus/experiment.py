@@ -61,6 +61,7 @@ from typing import Any, Iterable, Sequence
 import torch
 
 from .data import canonical_forget, list_datasets, load_splits
+from .distributed import decide, on_main
 from .methods import get_method, list_methods, unlearn
 from .methods.base import check_hparams
 from .metrics import AVG_GAP_KEYS, avg_gap, evaluate, uses_channels_last
@@ -574,11 +575,12 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
     ident = cfg.identity(splits)
     key = record_key(ident)
     if store is not None and not force:
-        rec = store.get(key)
+        # under torchrun rank 0 looks the record up for every rank (all take the same branch)
+        rec = decide(lambda: store.get(key), what="looking up the results store")
         if rec is not None:
             logger.debug("%s: already stored (%s), not re-run", cfg.describe(), key)
             return rec
-        rec = store.other_version(ident)
+        rec = decide(lambda: store.other_version(ident), what="looking up the results store")
         if rec is not None:
             rec = dict(rec, stale=stale_note(rec))
             warnings.warn(f"{cfg.describe()}: {rec['stale']}", stacklevel=2)
@@ -627,9 +629,9 @@ def run_experiment(cfg: ExperimentConfig | dict, store: ResultsStore | None = No
         "config_key": config_key(ident),
         "key": key,
     })
-    if store is not None:
-        store.put(record)
-        store.remove_other_versions(record)
+    if store is not None:  # under torchrun rank 0 writes, the others wait for it
+        on_main(lambda: (store.put(record), store.remove_other_versions(record)),
+                what=f"writing the record of {cfg.describe()}")
     return record
 
 

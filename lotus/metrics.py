@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .data import ImageSplit, UnlearningSplits, load_splits
+from .distributed import all_gather_rows, current, shard_range
 from .models import as_classifier, check_classifier, load_model_file, model_device, model_family
 from .utils import LotusError, autocast, resolve_device
 
@@ -295,7 +296,24 @@ def predict(model: torch.nn.Module, split: ImageSplit, *, device=None, batch_siz
     :func:`lotus.models.as_classifier` (``logits_fn``, ``preprocess``, ``input_size``): models
     returning tuples, dicts or Hugging Face outputs work as they are. ``channels_last`` (``None``:
     :func:`uses_channels_last` of ``model``) feeds NHWC batches; the model itself is not changed.
+
+    Under ``torchrun`` (:mod:`lotus.distributed`) every rank predicts its contiguous share of
+    ``split`` and the probabilities are gathered: every rank returns all ``N`` rows in split
+    order, so every metric computed from them is the one-process value. Every rank must call it.
     """
+    kw = dict(device=device, batch_size=batch_size, amp=amp, num_workers=num_workers, channels_last=channels_last,
+              logits_fn=logits_fn, preprocess=preprocess, input_size=input_size, num_classes=split.num_classes)
+    ctx = current()
+    if ctx.enabled:
+        lo, hi = shard_range(len(split), ctx)
+        probs = _predict_local(model, split.subset(torch.arange(lo, hi)), **kw)  # an empty share joins the gather too
+        return all_gather_rows(probs, what="gathering predictions", ctx=ctx), split.labels.clone()
+    return _predict_local(model, split, **kw), split.labels.clone()
+
+
+def _predict_local(model, split, *, device, batch_size, amp, num_workers, channels_last, logits_fn, preprocess,
+                   input_size, num_classes) -> torch.Tensor:
+    """:func:`predict`'s probabilities ``float32 [n, K]`` (CPU) for ``split`` in this process alone."""
     net = as_classifier(model, logits_fn=logits_fn, preprocess=preprocess, input_size=input_size)
     if device is not None:
         dev = resolve_device(device)
@@ -314,8 +332,7 @@ def predict(model: torch.nn.Module, split: ImageSplit, *, device=None, batch_siz
                 out.append(torch.softmax(logits.float(), dim=1).cpu())
     finally:
         net.train(was_training)
-    probs = torch.cat(out) if out else torch.empty(0, split.num_classes)
-    return probs, split.labels.clone()
+    return torch.cat(out) if out else torch.empty(0, num_classes)
 
 
 def accuracy(model: torch.nn.Module, split: ImageSplit, *, device=None, batch_size: int = 512,

@@ -34,6 +34,17 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .data import ImageSplit, UnlearningSplits
+from .distributed import (
+    all_reduce_sum,
+    current,
+    decide,
+    end_epoch,
+    global_batches,
+    guard,
+    local_only,
+    on_main,
+    shard_range,
+)
 from .models import CHECKPOINT_FORMAT, CNN_RECIPE, create_model, model_info
 from .utils import (
     VERSION,
@@ -198,6 +209,15 @@ def _lr_factor(recipe: TrainRecipe, epoch: int) -> float:
 
 
 def _eval_loss_acc(model, split, device, batch_size, amp):
+    ctx = current()
+    if ctx.enabled:  # each rank its share, the sums reduced
+        lo, hi = shard_range(len(split), ctx)
+        with local_only():
+            loss, acc = _eval_loss_acc(model, split.subset(torch.arange(lo, hi)), device, batch_size, amp)
+        n = hi - lo
+        loss, correct, n = all_reduce_sum(torch.tensor([loss * n, acc * n, float(n)], dtype=torch.float64),
+                                          what="the validation loss", ctx=ctx).tolist()
+        return loss / max(n, 1), correct / max(n, 1)
     model.eval()
     loss, correct, n = 0.0, 0, 0
     with torch.inference_mode():
@@ -259,8 +279,13 @@ def train_model(
     best_loss, best_state, since_best = float("inf"), None, 0
     every = _checkpoint_every(checkpoint_every) if resume is not None else 0
     start, done_seconds, rng_state = 0, 0.0, None
+    ctx = current()
     if resume is not None:
-        state = _load_partial(resume, resume_key)
+        # under torchrun rank 0 decides whether to resume (it may remove a damaged file), then every rank reads it
+        state = _load_partial(resume, resume_key) if not ctx.enabled else None
+        if ctx.enabled and decide(lambda: _load_partial(resume, resume_key) is not None,
+                                  what="reading the partial checkpoint"):
+            state = _load_partial(resume, resume_key)
         if state is not None:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
@@ -273,6 +298,7 @@ def train_model(
             start, done_seconds = int(state["epoch"]), float(state["seconds"])
     # the global RNG (dropout, drop-path) is seeded from ``seed`` and restored afterwards: the
     # training does not depend on the caller's RNG state, and a resumed one continues it
+    net = ctx.wrap(model)  # DistributedDataParallel under torchrun, else the model itself
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=make_generator(seed, "train-rng", desc))))
         if rng_state is not None:
@@ -285,18 +311,21 @@ def train_model(
         for epoch in bar:
             model.train()
             tot, n = 0.0, 0
-            for step, (x, y) in enumerate(train.batches(recipe.batch_size, shuffle=True, augment=recipe.augment, generator=g,
-                                                        device=dev, channels_last=recipe.channels_last)):
-                with autocast(dev, recipe.amp):
-                    logits = model(x)
-                loss = F.cross_entropy(logits.float(), y)
-                check_finite(loss, where=f"{desc}: epoch {epoch}, step {step}")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                tot += float(loss.detach()) * y.numel()
-                n += y.numel()
-            rec = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": tot / max(n, 1)}
+            with guard(f"{desc}: epoch {epoch}", ctx):
+                for step, (x, y, _, rows) in enumerate(global_batches(train, recipe.batch_size, shuffle=True,
+                                                                      augment=recipe.augment, generator=g, device=dev,
+                                                                      channels_last=recipe.channels_last)):
+                    with autocast(dev, recipe.amp):
+                        logits = net(x)
+                    loss = F.cross_entropy(logits.float(), y)
+                    check_finite(loss, where=f"{desc}: epoch {epoch}, step {step}")
+                    opt.zero_grad(set_to_none=True)
+                    rows.scale(loss).backward()
+                    opt.step()
+                    tot += float(loss.detach()) * rows.count
+                    n += rows.count
+            rec = {"epoch": epoch, "lr": opt.param_groups[0]["lr"],
+                   "train_loss": end_epoch(model, tot, n, what=f"{desc}: epoch {epoch}", ctx=ctx)}
             sched.step()
             if val is not None and len(val):
                 rec["val_loss"], rec["val_acc"] = _eval_loss_acc(model, val, dev, max(recipe.batch_size, 256), recipe.amp)
@@ -313,8 +342,8 @@ def train_model(
                     if since_best >= recipe.patience:  # `patience` epochs in a row without improvement
                         break
             if every and (epoch + 1) % every == 0 and epoch + 1 < recipe.epochs:
-                _save_partial(resume, resume_key, epoch + 1, model, opt, sched, g, dev, best_loss, best_state,
-                              since_best, history, time.perf_counter() - t0)
+                on_main(_save_partial, resume, resume_key, epoch + 1, model, opt, sched, g, dev, best_loss, best_state,
+                        since_best, history, time.perf_counter() - t0, what="writing the partial checkpoint")
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
@@ -549,7 +578,12 @@ def get_trained_model(
     if cache is not False:
         path, key = checkpoint_path(kind, splits, model_name, recipe, seed=seed, cache=cache, model_kwargs=model_kwargs)
         partial = path.with_name(path.name + PARTIAL_SUFFIX)
-        if path.exists() and not force:
+        # under torchrun rank 0 says whether it is cached (one answer for all ranks; the cache
+        # folder must be shared by the nodes)
+        if not force and decide(path.exists, what="looking up the checkpoint cache"):
+            if not path.exists():
+                raise LotusError(f"rank 0 has the checkpoint {path} but this rank cannot see it: under torchrun on "
+                                 "several nodes, $LOTUS_CACHE must be a folder every node shares")
             logger.debug("%s %s/%s: loading the cached checkpoint %s", kind, model_name, splits.dataset, path)
             try:
                 ckpt = load_checkpoint(path, model, expected_key=key)
@@ -565,8 +599,8 @@ def get_trained_model(
                 model.lotus_train_info = dict(ckpt["meta"].get("info", {}), cached=True, path=str(path))
                 return model
         check_writable(path.parent, "checkpoint cache", min_free=16_000_000)
-        if force and partial.exists():
-            partial.unlink()
+        if force:
+            on_main(partial.unlink, missing_ok=True, what="removing the partial checkpoint")
     train = splits.train if kind == "original" else splits.retain
     t0 = time.perf_counter()
     model, history = train_model(model, train, splits.val, recipe, device=dev, seed=seed,
@@ -577,9 +611,9 @@ def get_trained_model(
                  f", saved to {path}" if path is not None else "")
     info = {"seconds": seconds, "epochs": len(history), "history": history, "device": str(dev),
             "recipe": asdict(recipe)}
-    if path is not None:
-        save_checkpoint(path, model, {"key": key, "info": info})
-        partial.unlink(missing_ok=True)
+    if path is not None:  # under torchrun rank 0 writes, the others wait for it
+        on_main(lambda: (save_checkpoint(path, model, {"key": key, "info": info}), partial.unlink(missing_ok=True)),
+                what=f"writing the checkpoint {path}")
     model.lotus_train_info = dict(info, cached=False, path=str(path) if path else None)
     return model
 

@@ -11,7 +11,7 @@ PKG = Path(__file__).resolve().parents[1] / "lotus"
 #: layer of each top-level part of the package, lowest first; a module may import from its own
 #: layer's modules only where no cycle results, and from any lower layer
 LAYERS = [
-    {"utils"},
+    {"utils", "distributed"},
     {"data", "models", "plots", "fixtures"},
     {"metrics"},
     {"train"},

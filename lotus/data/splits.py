@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..distributed import batch_rows
 from ..utils import LotusError
 from .decode import _cached_decode, _decode_paths, _iter_decoded
 
@@ -68,31 +69,66 @@ def _as_index(indices, n: int | None = None, what: str = "indices") -> torch.Ten
 # ---------------------------------------------------------------------------------------
 
 
-def _augment(x: torch.Tensor, mode: str | None, generator: torch.Generator | None) -> torch.Tensor:
+def _augment(x: torch.Tensor, mode: str | None, generator: torch.Generator | None,
+             rows: tuple[int, int, int] | None = None) -> torch.Tensor:
     """Batched training augmentation on a float batch ``[B, C, H, W]``.
 
     ``"crop"``: zero-pad by H/8 (4 px at 32 px) and take a random H x W crop per image;
     ``"crop_flip"`` adds a random horizontal flip; ``"flip"`` only flips. Random numbers
-    are drawn on the CPU from ``generator`` (reproducible on any device).
+    are drawn on the CPU from ``generator`` (reproducible on any device). ``rows=(lo, hi,
+    total)``: ``x`` holds rows ``[lo, hi)`` of a global batch of ``total`` images (one rank's
+    share): the numbers are drawn for the whole batch and rows ``lo:hi`` used, so every rank
+    consumes the generator as one process does.
     """
     if not mode:
         return x
     b, _, h, w = x.shape
     dev = x.device
+    draw, keep = (b, slice(None)) if rows is None else (rows[2], slice(rows[0], rows[1]))
+
+    def rand_int(high):
+        return torch.randint(0, high, (draw,), generator=generator)[keep].to(dev)
+
     if "crop" in mode:
         p = max(1, h // 8)
         xp = F.pad(x, (p, p, p, p))
-        oy = torch.randint(0, 2 * p + 1, (b,), generator=generator).to(dev)
-        ox = torch.randint(0, 2 * p + 1, (b,), generator=generator).to(dev)
+        oy = rand_int(2 * p + 1)
+        ox = rand_int(2 * p + 1)
         rows = (oy[:, None] + torch.arange(h, device=dev))[:, None, :, None]
         cols = (ox[:, None] + torch.arange(w, device=dev))[:, None, None, :]
         bidx = torch.arange(b, device=dev)[:, None, None, None]
         cidx = torch.arange(x.shape[1], device=dev)[None, :, None, None]
         x = xp[bidx, cidx, rows, cols]
     if "flip" in mode:
-        flip = (torch.rand(b, generator=generator) < 0.5).to(dev)[:, None, None, None]
+        flip = (torch.rand(draw, generator=generator)[keep] < 0.5).to(dev)[:, None, None, None]
         x = torch.where(flip, x.flip(-1), x)
     return x
+
+
+def _shard_order(order: torch.Tensor, batch_size: int, shard: tuple[int, int] | None):
+    """This rank's part of ``order`` for ``batches(shard=(rank, world_size))``:
+    ``(order, batch_size, rows)``, the rank's contiguous share of every global batch of
+    ``batch_size`` (:func:`lotus.distributed.batch_rows`) one after the other, its batch size
+    (the share of a full batch: every share but the last has it, the last is not larger) and
+    ``rows[i] = (lo, hi, total)``, the rows of global batch ``i`` it holds. A rank with no share
+    of a last batch smaller than the number of ranks gets that batch's first row as a placeholder
+    (the caller gives it weight 0), so every rank runs the same number of steps. Without
+    ``shard``: ``(order, batch_size, None)``."""
+    if shard is None:
+        return order, batch_size, None
+    rank, world = (int(v) for v in shard)
+    if not 0 <= rank < world:
+        raise LotusError(f"shard must be (rank, world_size) with 0 <= rank < world_size, got {shard!r}")
+    if batch_size < world:
+        raise LotusError(f"batch_size ({batch_size}) must be >= the number of ranks ({world}) to shard batches")
+    parts, rows = [], []
+    for start in range(0, order.numel(), batch_size):
+        gb = order[start:start + batch_size]
+        lo, hi = batch_rows(gb.numel(), rank, world)
+        parts.append(gb[lo:hi] if hi > lo else gb[:1])
+        rows.append((lo, hi, gb.numel()) if hi > lo else (0, 1, gb.numel()))
+    local = torch.cat(parts) if parts else order[:0]
+    return local, batch_rows(batch_size, rank, world)[1] - batch_rows(batch_size, rank, world)[0], rows
 
 
 class ImageSplit:
@@ -149,13 +185,16 @@ class ImageSplit:
         with_index: bool = False,
         num_workers: int = 0,
         channels_last: bool = False,
+        shard: tuple[int, int] | None = None,
     ) -> Iterator[tuple[torch.Tensor, ...]]:
         """Yield ``(x, y)`` (or ``(x, y, idx)`` with ``with_index``) batches.
 
         ``x``: normalised ``float32 [B, C, H, W]`` on ``device``; ``y``: ``int64 [B]``;
         ``idx``: ``int64 [B]`` positions in this split. ``shuffle`` draws the order from
         ``generator``; ``augment`` applies the split's training augmentation (none unless
-        asked).
+        asked). ``shard=(rank, world_size)``: only this rank's share of every batch is loaded
+        and yielded, from the same order and augmentation numbers as without (see
+        :func:`lotus.distributed.global_batches`, which weights the shares).
         """
         if not isinstance(batch_size, Integral) or batch_size < 1:
             raise LotusError(f"batch_size must be an int >= 1, got {batch_size!r}")
@@ -163,17 +202,18 @@ class ImageSplit:
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
         if drop_last:
             order = order[: (n // batch_size) * batch_size]
+        order, local_bs, rows = _shard_order(order, int(batch_size), shard)
         dev = torch.device(device)
         mean = torch.tensor(self.mean, device=dev).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=dev).view(1, -1, 1, 1)
         nhwc = torch.channels_last
-        for raw, idx in self._raw_batches(order, int(batch_size), num_workers):
+        for step, (raw, idx) in enumerate(self._raw_batches(order, local_bs, num_workers)):
             if channels_last and not augment:
                 raw = raw.contiguous(memory_format=nhwc)  # reorder the uint8 bytes, not 4x as many floats
             # one float copy, then in place: the same values as ``(x / 255 - mean) / std``
             x = raw.to(dev, non_blocking=True).float().div_(255.0)
             if augment:
-                x = _augment(x, self.augment_mode, generator)
+                x = _augment(x, self.augment_mode, generator, rows[step] if rows else None)
             x = x.sub_(mean).div_(std)
             if channels_last and not x.is_contiguous(memory_format=nhwc):
                 x = x.contiguous(memory_format=nhwc)

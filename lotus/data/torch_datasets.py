@@ -47,7 +47,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
 from ..utils import LotusError
 from .forget import _halve_stratified, _split_forget_retain, canonical_forget
-from .splits import ImageSplit, UnlearningSplits, _as_index, _augment, concat_splits
+from .splits import ImageSplit, UnlearningSplits, _as_index, _augment, _shard_order, concat_splits
 
 __all__ = ["DatasetSplit", "from_dataset", "from_datasets", "dataset_labels"]
 
@@ -243,7 +243,8 @@ class DatasetSplit(ImageSplit):
 
     def batches(self, batch_size: int = 256, *, shuffle: bool = False, augment: bool = False,
                 generator: torch.Generator | None = None, drop_last: bool = False, device="cpu",
-                with_index: bool = False, num_workers: int = 0, channels_last: bool = False):
+                with_index: bool = False, num_workers: int = 0, channels_last: bool = False,
+                shard: tuple[int, int] | None = None):
         """As :meth:`lotus.data.ImageSplit.batches`; ``augment=True`` uses ``train_transform`` when
         given (else the ``augment_mode`` of uint8 images)."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
@@ -252,12 +253,13 @@ class DatasetSplit(ImageSplit):
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
         if drop_last:
             order = order[: (n // batch_size) * batch_size]
+        order, local_bs, rows = _shard_order(order, int(batch_size), shard)
         by_transform = augment and self.train_transform is not None
         dev = torch.device(device)
         mean = torch.tensor(self.mean, device=dev).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=dev).view(1, -1, 1, 1)
         tf = self.train_transform if by_transform else self.transform
-        for raw, y_item, idx in self._loader(order, int(batch_size), num_workers, tf):
+        for step, (raw, y_item, idx) in enumerate(self._loader(order, local_bs, num_workers, tf)):
             y = self.labels[idx]
             if not torch.equal(y, y_item):
                 j = int((y != y_item).nonzero()[0, 0])
@@ -268,7 +270,7 @@ class DatasetSplit(ImageSplit):
             else:  # uint8 pixels: the built-in pipeline
                 x = raw.to(dev, non_blocking=True).float().div_(255.0)
                 if augment and not by_transform:
-                    x = _augment(x, self.augment_mode, generator)
+                    x = _augment(x, self.augment_mode, generator, rows[step] if rows else None)
                 x = (x - mean) / std
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)

@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 
 from ..data import UnlearningSplits
+from ..distributed import check_supported
 from ..models import Classifier, as_classifier, check_classifier, model_device, unwrap_classifier
 from ..utils import LotusError, seed_everything, synchronize, to_plain
 
@@ -89,6 +90,12 @@ def unlearn(
         when ``augment`` is off) change how fast, not what is computed; ``report.extra["speed"]``
         records the values used.
 
+    Under ``torchrun`` (several processes, :mod:`lotus.distributed`) every rank calls ``unlearn``
+    with the same arguments; the methods whose ``distributed`` attribute is true (all but NegGrad+
+    and UNSIR) train in DistributedDataParallel on the shared global sample stream, reduce their
+    statistics over the data across ranks and return the same model on every rank; the others are
+    a :class:`LotusError` naming the method.
+
     Returns
     Methods that build a fresh copy of the architecture (``retrain``, ``bad_teacher``) need
     ``model.lotus_config`` (models from :func:`lotus.create_model`); for other models they are
@@ -106,6 +113,7 @@ def unlearn(
     if len(splits.forget) == 0:
         raise LotusError("the forget set is empty")
     impl = get_method(method)
+    check_supported(method, impl.distributed)
     wrapped_here = not isinstance(model, Classifier)
     dev = model_device(model, device)
     if model_name is None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from ..data import concat_splits
+from ..distributed import current, end_epoch, global_batches, guard
 from ..train import make_optimizer
 from ..utils import check_finite, make_generator
 from .base import (
@@ -45,6 +46,7 @@ def incompetent_teacher(model: torch.nn.Module, *, seed: int, device) -> torch.n
 @register_method
 class BadTeacher(UnlearningMethod):
     name = "bad_teacher"
+    distributed = True  # sharded global batches under DDP; the teachers' logits gathered
     label = "Bad Teacher"
     summary = "distil from the original on retain data and from a random network on forget data"
     needs_fresh_model = True  # fresh_model_like: needs model.lotus_config
@@ -74,25 +76,29 @@ class BadTeacher(UnlearningMethod):
                          teacher_logits(bad, data, device=device, batch_size=bs, amp=amp),
                          torch.arange(len(data), device=device))
         history = []
+        ctx = current()
+        net = ctx.wrap(model)  # DistributedDataParallel under torchrun
         for epoch in range(int(hp["epochs"])):
             model.train()
             tot, n = 0.0, 0
-            for step, (x, _, idx) in enumerate(data.batches(int(hp["batch_size"]), shuffle=True, augment=hp["augment"],
-                                                             generator=g, device=device, with_index=True)):
-                if cached is not None:
-                    target = cached[idx]
-                else:
-                    with torch.no_grad():
-                        target = mix(forward_logits(original, x, device=device, amp=amp),
-                                     forward_logits(bad, x, device=device, amp=amp), idx)
-                loss = kl_to_targets(forward_logits(model, x, device=device, amp=amp), target, T)
-                check_finite(loss, where=f"bad_teacher: epoch {epoch}, step {step}")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                tot += float(loss.detach()) * x.shape[0]
-                n += x.shape[0]
-            history.append({"epoch": epoch, "loss": tot / max(n, 1)})
+            with guard(f"bad_teacher: epoch {epoch}", ctx):
+                for step, (x, _, idx, rows) in enumerate(global_batches(data, int(hp["batch_size"]), shuffle=True,
+                                                                        augment=hp["augment"], generator=g,
+                                                                        device=device)):
+                    if cached is not None:
+                        target = cached[idx]
+                    else:
+                        with torch.no_grad():
+                            target = mix(forward_logits(original, x, device=device, amp=amp),
+                                         forward_logits(bad, x, device=device, amp=amp), idx)
+                    loss = kl_to_targets(forward_logits(net, x, device=device, amp=amp), target, T)
+                    check_finite(loss, where=f"bad_teacher: epoch {epoch}, step {step}")
+                    opt.zero_grad(set_to_none=True)
+                    rows.scale(loss).backward()
+                    opt.step()
+                    tot += float(loss.detach()) * rows.count
+                    n += rows.count
+            history.append({"epoch": epoch, "loss": end_epoch(model, tot, n, what=f"bad_teacher: epoch {epoch}")})
         model.eval()
         return {"epochs": int(hp["epochs"]), "history": history, "retain_used": int(keep.numel()),
                 "teacher_cache": cached is not None}

@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data import ImageSplit, UnlearningSplits
+from ..distributed import all_gather_rows, current, end_epoch, global_batches, guard, shard_range
 from ..metrics import uses_channels_last
 from ..models import Classifier, create_model, list_models, model_family, model_info
 from ..utils import LotusError, autocast, check_finite, make_generator
@@ -71,6 +72,11 @@ class UnlearningMethod:
     #: shared ``lotus.methods.base.HPARAM_RULES`` (e.g. LoTUS's ``alpha``); read by
     #: ``lotus.methods.base.validate_hparams``
     hparam_rules: dict = {}
+    #: whether the method runs under ``torchrun`` with several processes (its loops use the
+    #: sharded, weighted batches of :func:`lotus.distributed.global_batches` and DDP, and every
+    #: statistic over the data is reduced across ranks); :func:`lotus.unlearn` refuses the others
+    #: with a :class:`LotusError` naming the method rather than give per-rank results
+    distributed: bool = False
     #: methods that build a newly initialised copy of the architecture (:func:`fresh_model_like`,
     #: e.g. retrain, Bad Teacher) set this to True: they need ``model.lotus_config``, and
     #: :func:`lotus.unlearn` says so before any work for a model without one
@@ -137,26 +143,35 @@ def train_epoch_ce(
     ``labels`` (``LongTensor[len(split)]``) overrides the split's labels (random labeling);
     ``sign=-1`` performs gradient *ascent*; ``grad_hook(model)`` runs between ``backward``
     and ``step`` (e.g. SalUn's saliency mask).
+
+    Under ``torchrun`` the model trains in DistributedDataParallel on this rank's share of
+    every global batch (:func:`lotus.distributed.global_batches`: same order and batch size as
+    one process, the gradient of the global batch mean); the returned loss is the mean over
+    all ranks.
     """
+    ctx = current()
+    net = ctx.wrap(model)
     model.train()
     total, count = 0.0, 0
     lab = labels.to(device) if labels is not None else None
-    for step, (x, y, idx) in enumerate(split.batches(batch_size, shuffle=True, augment=augment, generator=generator,
-                                                      device=device, with_index=True, channels_last=channels_last)):
-        if lab is not None:
-            y = lab[idx]
-        with autocast(device, amp):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y)
-        check_finite(loss, where=f"{where}, step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        (sign * loss).backward()
-        if grad_hook is not None:
-            grad_hook(model)
-        optimizer.step()
-        total += float(loss.detach()) * y.numel()
-        count += y.numel()
-    return total / max(count, 1)
+    with guard(where, ctx):
+        for step, (x, y, idx, rows) in enumerate(global_batches(split, batch_size, shuffle=True, augment=augment,
+                                                                generator=generator, device=device,
+                                                                channels_last=channels_last)):
+            if lab is not None:
+                y = lab[idx]
+            with autocast(device, amp):
+                logits = net(x)
+            loss = F.cross_entropy(logits.float(), y)
+            check_finite(loss, where=f"{where}, step {step}")
+            optimizer.zero_grad(set_to_none=True)
+            (sign * rows.scale(loss)).backward()
+            if grad_hook is not None:
+                grad_hook(model)
+            optimizer.step()
+            total += float(loss.detach()) * rows.count
+            count += rows.count
+    return end_epoch(model, total, count, what=where, ctx=ctx)
 
 
 def freeze(model: nn.Module) -> nn.Module:
@@ -370,13 +385,25 @@ def teacher_logits(teacher: nn.Module, split: ImageSplit, *, device, batch_size:
     ``float32 [N, K]`` on ``device`` (one pass without augmentation, eval mode, no gradients).
     Row ``i`` is what the teacher gives sample ``i`` inside any training batch: the outputs
     of a model in eval mode do not depend on the other samples of a batch (bit for bit on
-    CPU, tested; GPU kernels chosen by batch size may differ in the last bits)."""
+    CPU, tested; GPU kernels chosen by batch size may differ in the last bits).
+
+    Under ``torchrun`` every rank computes its contiguous share and the rows are gathered."""
+    ctx = current()
+    if ctx.enabled:
+        lo, hi = shard_range(len(split), ctx)
+        mine = _teacher_logits(teacher, split.subset(torch.arange(lo, hi)), device=device, batch_size=batch_size,
+                               amp=amp, k=split.num_classes)
+        return all_gather_rows(mine, what="gathering the teacher's logits", ctx=ctx)
+    return _teacher_logits(teacher, split, device=device, batch_size=batch_size, amp=amp, k=split.num_classes)
+
+
+def _teacher_logits(teacher, split, *, device, batch_size, amp, k) -> torch.Tensor:
     teacher.eval()
     out = []
     with torch.no_grad():
         for x, _ in split.batches(batch_size, device=device):
             out.append(forward_logits(teacher, x, device=device, amp=amp))
-    k = out[0].shape[1] if out else split.num_classes
+    k = out[0].shape[1] if out else k
     return torch.cat(out) if out else torch.empty(0, k, device=device)
 
 

@@ -16,6 +16,7 @@ from .base import UnlearningMethod, family_defaults, register_method, train_epoc
 @register_method
 class Finetune(UnlearningMethod):
     name = "finetune"
+    distributed = True  # train_epoch_ce / train_model shard and reduce under torchrun
     label = "Finetuning"
     summary = "cross-entropy training on the retain set only"
     needs_original = False

@@ -46,6 +46,7 @@ import torch
 import torch.nn as nn
 
 from ..data import UnlearningSplits, concat_splits
+from ..distributed import current, end_epoch, global_batches, guard
 from ..metrics import accuracy
 from ..models import model_family
 from ..train import make_optimizer
@@ -88,7 +89,7 @@ def gumbel_noise(shape, *, generator: torch.Generator | None = None, device=None
 
 
 def lotus_targets(teacher_logits: torch.Tensor, is_forget: torch.Tensor, tau, generator: torch.Generator | None = None,
-                  *, mode: str = "gumbel") -> torch.Tensor:
+                  *, mode: str = "gumbel", rows=None) -> torch.Tensor:
     """Soft targets of LoTUS (paper Eqs. 10 and 12).
 
     ``teacher_logits``: ``[B, K]``; ``is_forget``: ``bool [B]`` (the flag ``l``); ``tau > 0``: the
@@ -100,6 +101,10 @@ def lotus_targets(teacher_logits: torch.Tensor, is_forget: torch.Tensor, tau, ge
 
     ``mode="softmax"`` (ablation) drops the noise: forget rows ``softmax(logits / tau)``, retain
     rows the one-hot of the teacher's argmax.
+
+    ``rows`` (a :class:`lotus.distributed.Rows`): the ``B`` rows are one rank's share of a global
+    batch; the noise is drawn for the whole global batch and the share's rows used, so the
+    generator advances as in one process and every row gets the noise it would get there.
     """
     if teacher_logits.ndim != 2:
         raise LotusError(f"teacher_logits must be [B, K], got {tuple(teacher_logits.shape)}")
@@ -114,8 +119,9 @@ def lotus_targets(teacher_logits: torch.Tensor, is_forget: torch.Tensor, tau, ge
     logits = teacher_logits.float()
     k = logits.shape[1]
     if mode == "gumbel":
-        g_soft = gumbel_noise(logits.shape, generator=generator, device=logits.device)
-        g_hard = gumbel_noise(logits.shape, generator=generator, device=logits.device)
+        shape, keep = (logits.shape, slice(None)) if rows is None else ((rows.total, k), rows.select)
+        g_soft = gumbel_noise(shape, generator=generator, device=logits.device)[keep]
+        g_hard = gumbel_noise(shape, generator=generator, device=logits.device)[keep]
     else:
         g_soft = g_hard = torch.zeros_like(logits)
     soft = torch.softmax((logits + g_soft) / tau_t, dim=1)
@@ -132,6 +138,10 @@ def run_lotus(model: nn.Module, splits: UnlearningSplits, *, original: nn.Module
     another unseen set, e.g. CIFAKE, load the splits with ``load_splits(..., unseen=...)``).
     Returns ``{"epochs", "history", "acc_unseen_target", "retain_subset_size", "stopped_early",
     "teacher_cache", ...}``.
+
+    Under ``torchrun`` every rank draws the same retain subset, order and noise and trains on its
+    share of every global batch (:func:`lotus.distributed.global_batches`); the forget accuracy
+    behind tau_d is measured on all of D_f (:func:`lotus.metrics.predict` gathers it).
     """
     if original is None:
         raise LotusError("LoTUS needs the original model as teacher")
@@ -163,6 +173,9 @@ def run_lotus(model: nn.Module, splits: UnlearningSplits, *, original: nn.Module
         acc_target = rnd(accuracy(original, splits.val, device=device, batch_size=eval_bs, amp=hp["amp"]))
 
     opt = make_optimizer("adamw", model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
+    # under torchrun: DistributedDataParallel for the training steps (model itself evaluates)
+    ctx = current()
+    net = ctx.wrap(model)
     original.eval()
     # the teacher's logits on `data`, in its order: computed once when the images do not change
     cached = teacher_logits(original, data, device=device, batch_size=eval_bs, amp=hp["amp"]) if cache_teacher else None
@@ -185,28 +198,31 @@ def run_lotus(model: nn.Module, splits: UnlearningSplits, *, original: nn.Module
         tau = dynamic_temperature(acc_f, acc_target, hp["alpha"])
         model.train()
         tot, n = 0.0, 0
-        for step, (x, _, idx) in enumerate(data.batches(hp["batch_size"], shuffle=True, augment=hp["augment"], generator=g,
-                                                         device=device, with_index=True)):
-            flags = is_forget_all[idx]
-            if cached is not None:
-                t_logits = cached[idx]
-            else:
-                with torch.no_grad(), autocast(device, hp["amp"]):
-                    t_logits = original(x)
-            targets = lotus_targets(t_logits.float(), flags, tau, noise_gen, mode=hp["targets"])
-            with autocast(device, hp["amp"]):
-                s_logits = model(x)
-            loss = soft_cross_entropy(s_logits, targets)
-            check_finite(loss, where=f"lotus: epoch {epoch}, step {step}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_hook is not None:
-                grad_hook(model)
-            opt.step()
-            tot += float(loss.detach()) * x.shape[0]
-            n += x.shape[0]
+        with guard(f"lotus: epoch {epoch}", ctx):
+            for step, (x, _, idx, rows) in enumerate(global_batches(data, hp["batch_size"], shuffle=True,
+                                                                    augment=hp["augment"], generator=g, device=device)):
+                flags = is_forget_all[idx]
+                if cached is not None:
+                    t_logits = cached[idx]
+                else:
+                    with torch.no_grad(), autocast(device, hp["amp"]):
+                        t_logits = original(x)
+                targets = lotus_targets(t_logits.float(), flags, tau, noise_gen, mode=hp["targets"],
+                                        rows=rows if ctx.enabled else None)
+                with autocast(device, hp["amp"]):
+                    s_logits = net(x)
+                loss = soft_cross_entropy(s_logits, targets)
+                check_finite(loss, where=f"lotus: epoch {epoch}, step {step}")
+                opt.zero_grad(set_to_none=True)
+                rows.scale(loss).backward()
+                if grad_hook is not None:
+                    grad_hook(model)
+                opt.step()
+                tot += float(loss.detach()) * rows.count
+                n += rows.count
+        loss_mean = end_epoch(model, tot, n, what=f"lotus: epoch {epoch}", ctx=ctx)
         epochs_run += 1
-        history.append({"epoch": epoch, "acc_forget": acc_f, "delta_acc": delta, "tau": tau, "loss": tot / max(n, 1)})
+        history.append({"epoch": epoch, "acc_forget": acc_f, "delta_acc": delta, "tau": tau, "loss": loss_mean})
 
     # accuracy after the last epoch: part of the method for stop_rule="best", otherwise only
     # recorded for the history (its time is then excluded from the reported unlearning time)
@@ -234,6 +250,7 @@ def run_lotus(model: nn.Module, splits: UnlearningSplits, *, original: nn.Module
 @register_method
 class LotusMethod(UnlearningMethod):
     name = "lotus"
+    distributed = True
     label = "LoTUS"
     summary = "LoTUS: distillation with Gumbel-Softmax targets at a dynamic temperature (Spartalis et al., 2025)"
     hparam_rules = {"alpha": HParamRule("float", 0, 100, low_open=True, none_ok=True,

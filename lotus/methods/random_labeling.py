@@ -18,6 +18,7 @@ from .base import UnlearningMethod, family_defaults, random_wrong_labels, regist
 @register_method
 class RandomLabeling(UnlearningMethod):
     name = "random_labeling"
+    distributed = True  # train_epoch_ce / train_model shard and reduce under torchrun
     label = "Rnd Labeling"
     summary = "train on forget samples with random wrong labels, then repair on the retain set"
     needs_original = False

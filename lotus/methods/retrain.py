@@ -19,6 +19,7 @@ from .base import UnlearningMethod, fresh_model_like, register_method
 @register_method
 class Retrain(UnlearningMethod):
     name = "retrain"
+    distributed = True  # train_epoch_ce / train_model shard and reduce under torchrun
     label = "Retrain"
     summary = "train a fresh model on the retain set only, timed (the `gold` row is the same model, cached)"
     needs_original = False

@@ -25,6 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data import ImageSplit
+from ..distributed import all_reduce_sum, current, global_batches
 from ..train import make_optimizer
 from ..utils import LotusError, check_finite, make_generator
 from .base import (
@@ -52,16 +53,24 @@ def saliency_mask(model: nn.Module, forget: ImageSplit, *, ratio: float = 0.1, b
     model.eval()
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}
     acc = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}
+    ctx = current()
     try:
-        for step, (x, y) in enumerate(forget.batches(batch_size, device=device)):
+        # under torchrun each rank takes its share of every batch, weighted by its size: the
+        # sum over ranks is the one-process sum of batch-mean gradients
+        for step, (x, y, _, rows) in enumerate(global_batches(forget, batch_size, device=device)):
             loss = -F.cross_entropy(forward_logits(model, x, device=device, amp=amp), y)
             check_finite(loss, where=f"salun saliency, step {step}")
+            if ctx.enabled:
+                loss = loss * (rows.count / rows.total)
             grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
             for n, gr in zip(params, grads):
                 if gr is not None:
                     acc[n].add_(gr.float())
     finally:
         model.train(was_training)
+    if ctx.enabled:
+        acc = _unflatten(all_reduce_sum(torch.cat([a.flatten() for a in acc.values()]),
+                                        what="salun saliency: summing the gradients", ctx=ctx), acc)
     flat = torch.cat([a.abs().flatten() for a in acc.values()])
     k = int(round(ratio * flat.numel()))
     flat_mask = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
@@ -70,6 +79,15 @@ def saliency_mask(model: nn.Module, forget: ImageSplit, *, ratio: float = 0.1, b
     out, start = {}, 0
     for n, a in acc.items():
         out[n] = flat_mask[start:start + a.numel()].view_as(a)
+        start += a.numel()
+    return out
+
+
+def _unflatten(flat: torch.Tensor, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``flat`` cut back into tensors shaped like the values of ``like`` (same order)."""
+    out, start = {}, 0
+    for n, a in like.items():
+        out[n] = flat[start:start + a.numel()].view_as(a)
         start += a.numel()
     return out
 
@@ -108,6 +126,7 @@ def _mask_fraction(mask: dict[str, torch.Tensor]) -> float:
 @register_method
 class SalUn(UnlearningMethod):
     name = "salun"
+    distributed = True  # the saliency is summed over ranks; training through train_epoch_ce
     label = "SalUn"
     summary = "random labeling restricted to the 10 % most forget-salient weights"
     needs_original = False
@@ -142,6 +161,7 @@ class SalUn(UnlearningMethod):
 @register_method
 class SalUnLotus(UnlearningMethod):
     name = "salun_lotus"
+    distributed = True  # the saliency is summed over ranks; training through run_lotus
     label = "SalUn (LoTUS loss)"
     summary = "the LoTUS loss restricted to SalUn's saliency mask"
     hparam_rules = LotusMethod.hparam_rules

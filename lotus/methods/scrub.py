@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..distributed import current, end_epoch, global_batches, guard
 from ..train import make_optimizer
 from ..utils import LotusError, check_finite, make_generator
 from .base import (
@@ -51,6 +52,7 @@ def resolve_msteps(msteps, epochs: int) -> int:
 @register_method
 class Scrub(UnlearningMethod):
     name = "scrub"
+    distributed = True  # sharded global batches under DDP; the teacher's logits gathered
     label = "SCRUB"
     summary = "max KL to the teacher on forget data, min KL + CE on retain data"
 
@@ -81,36 +83,41 @@ class Scrub(UnlearningMethod):
                 return forward_logits(original, x, device=device, amp=amp)
 
         history = []
+        ctx = current()
+        net = ctx.wrap(model)  # DistributedDataParallel under torchrun
         for epoch in range(epochs):
             rec = {"epoch": epoch}
             model.train()
             if epoch < msteps:
                 tot, n = 0.0, 0
-                for step, (x, _, idx) in enumerate(splits.forget.batches(int(hp["forget_batch_size"]), shuffle=True,
-                                                                          augment=aug, generator=g, device=device,
-                                                                          with_index=True)):
-                    t_logits = teacher("forget", x, idx)
-                    kl = distill_kl(forward_logits(model, x, device=device, amp=amp), t_logits, T)
-                    check_finite(kl, where=f"scrub max-step: epoch {epoch}, step {step}")
-                    opt.zero_grad(set_to_none=True)
-                    (-kl).backward()
-                    opt.step()
-                    tot += float(kl.detach()) * x.shape[0]
-                    n += x.shape[0]
-                rec["kl_forget"] = tot / max(n, 1)
+                with guard(f"scrub max-step: epoch {epoch}", ctx):
+                    for step, (x, _, idx, rows) in enumerate(global_batches(
+                            splits.forget, int(hp["forget_batch_size"]), shuffle=True, augment=aug, generator=g,
+                            device=device)):
+                        t_logits = teacher("forget", x, idx)
+                        kl = distill_kl(forward_logits(net, x, device=device, amp=amp), t_logits, T)
+                        check_finite(kl, where=f"scrub max-step: epoch {epoch}, step {step}")
+                        opt.zero_grad(set_to_none=True)
+                        (-rows.scale(kl)).backward()
+                        opt.step()
+                        tot += float(kl.detach()) * rows.count
+                        n += rows.count
+                rec["kl_forget"] = end_epoch(model, tot, n, what=f"scrub max-step: epoch {epoch}", ctx=ctx)
             tot, n = 0.0, 0
-            for step, (x, y, idx) in enumerate(splits.retain.batches(int(hp["batch_size"]), shuffle=True, augment=aug,
-                                                                      generator=g, device=device, with_index=True)):
-                t_logits = teacher("retain", x, idx)
-                s_logits = forward_logits(model, x, device=device, amp=amp)
-                loss = gamma * F.cross_entropy(s_logits, y) + alpha * distill_kl(s_logits, t_logits, T)
-                check_finite(loss, where=f"scrub min-step: epoch {epoch}, step {step}")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                tot += float(loss.detach()) * x.shape[0]
-                n += x.shape[0]
-            rec["loss_retain"] = tot / max(n, 1)
+            with guard(f"scrub min-step: epoch {epoch}", ctx):
+                for step, (x, y, idx, rows) in enumerate(global_batches(splits.retain, int(hp["batch_size"]),
+                                                                        shuffle=True, augment=aug, generator=g,
+                                                                        device=device)):
+                    t_logits = teacher("retain", x, idx)
+                    s_logits = forward_logits(net, x, device=device, amp=amp)
+                    loss = gamma * F.cross_entropy(s_logits, y) + alpha * distill_kl(s_logits, t_logits, T)
+                    check_finite(loss, where=f"scrub min-step: epoch {epoch}, step {step}")
+                    opt.zero_grad(set_to_none=True)
+                    rows.scale(loss).backward()
+                    opt.step()
+                    tot += float(loss.detach()) * rows.count
+                    n += rows.count
+            rec["loss_retain"] = end_epoch(model, tot, n, what=f"scrub min-step: epoch {epoch}", ctx=ctx)
             history.append(rec)
         model.eval()
         return {"epochs": epochs, "history": history, "msteps": msteps, "teacher_cache": bool(cache)}

@@ -20,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data import ImageSplit, UnlearningSplits
+from ..distributed import all_reduce_sum, current, global_batches
 from ..utils import LotusError, check_finite, make_generator
 from .base import HParamRule, UnlearningMethod, family_defaults, forward_logits, register_method
 
@@ -38,15 +39,24 @@ def squared_grad_sums(model: nn.Module, split: ImageSplit, *, batch_size: int, d
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}
     sums = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}
     n_batches = 0
+    ctx = current()
     try:
-        for step, (x, y) in enumerate(split.batches(batch_size, shuffle=generator is not None, generator=generator,
-                                                    device=device)):
+        # under torchrun each rank takes its share of every batch, weighted by its size, and the
+        # batch's gradient is summed over ranks before it is squared (the one-process gradient)
+        for step, (x, y, _, rows) in enumerate(global_batches(split, batch_size, shuffle=generator is not None,
+                                                              generator=generator, device=device)):
             loss = F.cross_entropy(forward_logits(model, x, device=device, amp=amp), y)
             check_finite(loss, where=f"{where}, step {step}")
+            if ctx.enabled:
+                loss = loss * (rows.count / rows.total)
             grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+            grads = [torch.zeros_like(p) if gr is None else gr for p, gr in zip(params.values(), grads)]
+            if ctx.enabled:
+                flat = all_reduce_sum(torch.cat([gr.float().flatten() for gr in grads]),
+                                      what=f"{where}: summing a batch's gradient", ctx=ctx)
+                grads = list(torch.split(flat, [gr.numel() for gr in grads]))
             for n, gr in zip(params, grads):
-                if gr is not None:
-                    sums[n].add_(gr.float().pow(2))
+                sums[n].add_(gr.float().view_as(sums[n]).pow(2))
             n_batches += 1
     finally:
         model.train(was_training)
@@ -90,6 +100,7 @@ def dampening_factors(imp_f: dict, imp_d: dict, *, alpha: float, lam: float) -> 
 @register_method
 class SSD(UnlearningMethod):
     name = "ssd"
+    distributed = True  # each batch's gradient is summed over ranks before it is squared
     label = "SSD"
     summary = "one-shot dampening of parameters far more important to the forget set"
     needs_original = False
