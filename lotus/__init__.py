@@ -29,7 +29,7 @@ __all__ = [
 
 #: submodules loaded on first use (``lotus.book.chapter(...)`` after a plain ``import lotus``),
 #: so that ``import lotus`` stays light
-_LAZY = ("book", "experiment", "paper", "plots", "profiles", "results", "fixtures", "train", "metrics", "data",
+_LAZY = ("book", "experiment", "paper", "plots", "profiles", "results", "fixtures", "train", "metrics", "data", "distributed",
          "models", "methods", "utils")
 
 

@@ -130,7 +130,7 @@ def test_benchmark_settings_come_after_the_chapter_and_before_the_overrides():
     # chapter parameters of a benchmark reach the chapter that has them, and no other
     s = resolve("paper", "09_large_scale", benchmark="vit-imagenet1k")
     assert s["pretrained_original"] is True and s["make_fixture"] is False and s["dataset"] == "imagenet1k"
-    assert s["data"] == {"retain_per_class": 45}
+    assert s["data"] == {"retain_per_class": 45, "num_workers": 8}
     assert "pretrained_original" not in resolve("paper", "04_benchmark", benchmark="vit-imagenet1k")
     assert "pretrained_original" not in resolve("paper", benchmark="vit-imagenet1k")
     # without a benchmark nothing changes

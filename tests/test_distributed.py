@@ -131,6 +131,28 @@ def test_shards_of_every_rank_make_the_global_batches(n, bs, world):
         assert torch.equal(torch.cat([p[0] for p in parts]), x)
 
 
+def test_file_splits_stream_their_shards_through_loader_workers(tmp_path):
+    """The ImageNet layout read from files: a FileSplit's num_workers (the profile's loader
+    processes) decodes the same shard, in the same order, as decoding in this process."""
+    from lotus.fixtures import write_standin
+
+    write_standin(tmp_path, "imagenet1k", train_per_class=3, heldout_per_class=1, image_size=16)
+    splits = lotus.load_splits("imagenet1k", root=str(tmp_path), forget="count:1", seed=0, image_size=16, resize=18,
+                               in_memory=False, num_workers=1)
+    train = splits.train
+    assert type(train).__name__ == "FileSplit" and train.num_workers == 1
+    assert train.subset([0, 1]).num_workers == 1
+    kw = dict(shuffle=True, augment=True, with_index=True, shard=(1, 2))
+    with_workers = list(train.batches(5, generator=torch.Generator().manual_seed(0), **kw))
+    in_process = lotus.data.FileSplit(train.paths, train.labels, num_classes=train.num_classes, image_size=16,
+                                      mean=train.mean, std=train.std, augment_mode=train.augment_mode, resize=18)
+    assert in_process.num_workers == 0
+    here = list(in_process.batches(5, generator=torch.Generator().manual_seed(0), **kw))
+    assert len(with_workers) == len(here) == 3
+    for (xa, ya, ia), (xb, yb, ib) in zip(with_workers, here):
+        assert torch.equal(ia, ib) and torch.equal(ya, yb) and torch.equal(xa, xb)
+
+
 def test_rows_weights_make_the_global_mean():
     """Rank losses weighted by Rows.scale and averaged over ranks (what DDP does to their
     gradients) give the mean over the global batch."""

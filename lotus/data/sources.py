@@ -450,8 +450,9 @@ def _folder_split(paths, labels, keep, *, in_memory, tag, num_workers=0, cache=T
     """The images ``paths[keep]`` with ``labels[keep]``: a :class:`FileSplit` (``kw``: its
     arguments), or with ``in_memory`` a :class:`TensorSplit` decoded through the per-listing
     cache (:func:`~lotus.data.decode.decode_cached`: the whole listing is decoded once, the
-    caps index it; ``cache=False`` decodes only the kept files, without the cache)."""
-    split = FileSplit([paths[i] for i in keep.tolist()], labels[keep], **kw)
+    caps index it; ``cache=False`` decodes only the kept files, without the cache). A
+    :class:`FileSplit` streams its batches through ``num_workers`` decoding processes."""
+    split = FileSplit([paths[i] for i in keep.tolist()], labels[keep], num_workers=num_workers, **kw)
     if not in_memory or not cache:
         return split.to_memory(num_workers) if in_memory else split
     images = decode_cached(paths, split.image_size, split.resize, keep=keep, tag=tag, num_workers=num_workers)

@@ -275,9 +275,12 @@ class FileSplit(ImageSplit):
     ``paths``: list of file paths; ``labels``: ``int64 [N]``; ``image_size``: every image that
     is not already ``image_size x image_size`` has its shorter side resized to ``resize``
     (default ``image_size``) and is centre-cropped to ``image_size x image_size``.
+    ``num_workers``: decoding processes of a torch ``DataLoader`` for every :meth:`batches` call
+    that asks for none (0: decode in this process); a speed option, not part of the content.
     """
 
-    def __init__(self, paths, labels, *, num_classes, image_size, mean, std, augment_mode=None, resize=None):
+    def __init__(self, paths, labels, *, num_classes, image_size, mean, std, augment_mode=None, resize=None,
+                 num_workers: int = 0):
         self.paths = [str(p) for p in paths]
         self.labels = torch.as_tensor(labels, dtype=torch.long)
         if len(self.paths) != self.labels.numel():
@@ -290,13 +293,17 @@ class FileSplit(ImageSplit):
         self.mean = tuple(float(m) for m in mean)
         self.std = tuple(float(s) for s in std)
         self.augment_mode = augment_mode
+        if isinstance(num_workers, bool) or not isinstance(num_workers, Integral) or num_workers < 0:
+            raise LotusError(f"num_workers must be an int >= 0, got {num_workers!r}")
+        self.num_workers = int(num_workers)
 
     @property
     def image_shape(self):
         return (3, self.image_size, self.image_size)
 
     def _raw_batches(self, order, batch_size, num_workers):
-        yield from _iter_decoded(self.paths, order, batch_size, self.image_size, self.resize, num_workers)
+        yield from _iter_decoded(self.paths, order, batch_size, self.image_size, self.resize,
+                                 num_workers or self.num_workers)
 
     def _content_blob(self, h) -> None:
         h.update(repr((self.image_size, self.resize)).encode())
@@ -307,7 +314,7 @@ class FileSplit(ImageSplit):
         return FileSplit(
             [self.paths[i] for i in idx.tolist()], self.labels[idx], num_classes=self.num_classes,
             image_size=self.image_size, mean=self.mean, std=self.std, augment_mode=self.augment_mode,
-            resize=self.resize,
+            resize=self.resize, num_workers=self.num_workers,
         )
 
     def to_memory(self, num_workers: int = 0, *, cache: bool = False, tag: str = "files") -> TensorSplit:
@@ -346,7 +353,7 @@ def concat_splits(splits: Sequence[ImageSplit]) -> ImageSplit:
         return FileSplit(
             [p for s in splits for p in s.paths], torch.cat([s.labels for s in splits]),
             num_classes=first.num_classes, image_size=first.image_size, mean=first.mean,
-            std=first.std, augment_mode=first.augment_mode, resize=first.resize,
+            std=first.std, augment_mode=first.augment_mode, resize=first.resize, num_workers=first.num_workers,
         )
     if all(type(s) is type(first) for s in splits) and hasattr(type(first), "_concat"):
         return type(first)._concat(splits)  # another kind of split (e.g. lotus.data.DatasetSplit)
