@@ -68,6 +68,7 @@ __all__ = [
     "broadcast_object",
     "barrier",
     "sync_buffers",
+    "average_gradients",
     "end_epoch",
     "on_main",
     "decide",
@@ -411,6 +412,22 @@ def sync_buffers(model: nn.Module, *, what: str = "sharing rank 0's buffers", ct
         _collective(what, lambda t=tmp: torch.distributed.broadcast(t, src=0), ctx)
         with torch.no_grad():
             buf.copy_(tmp.to(buf.device))
+
+
+def average_gradients(model: nn.Module, *, what: str = "averaging gradients", ctx: Context | None = None) -> None:
+    """Replace every parameter's ``.grad`` by its mean over ranks, in place (what DDP does in
+    ``backward``), for loops that call the model several times before one ``backward`` (which
+    DDP does not allow). Nothing in one process."""
+    ctx = ctx or current()
+    if not ctx.enabled:
+        return
+    params = [p for p in model.parameters() if p.requires_grad and p.grad is not None]
+    if not params:
+        return
+    flat = all_reduce_sum(torch.cat([p.grad.detach().float().flatten() for p in params]), what=what, ctx=ctx)
+    flat /= ctx.world_size
+    for p, part in zip(params, torch.split(flat, [p.numel() for p in params])):
+        p.grad.copy_(part.view_as(p.grad))
 
 
 def end_epoch(model: nn.Module, total: float, count: float, *, what: str, ctx: Context | None = None) -> float:

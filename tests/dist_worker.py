@@ -29,7 +29,8 @@ def mlp(num_classes: int, image_shape) -> torch.nn.Module:
 METHODS = {"ssd": {"batch_size": 97}, "salun": {"epochs": 1, "batch_size": 97, "lr": 1e-2},
            # SCRUB without max-steps: its first max-step starts where the student is the teacher, whose
            # KL gradient is zero up to rounding, and Adam turns rounding noise into steps of lr
-           "scrub": {"epochs": 2, "msteps": 0, "batch_size": 97, "lr": 1e-3}}
+           "scrub": {"epochs": 2, "msteps": 0, "batch_size": 97, "lr": 1e-3},
+           "neggrad_plus": {"epochs": 1, "batch_size": 97, "lr": 1e-2}}
 
 
 def flat_params(model: torch.nn.Module) -> torch.Tensor:
@@ -57,7 +58,7 @@ def scenario_main(work: Path, ctx) -> dict:
     same = distributed.all_reduce_sum((params - distributed.broadcast_object(params)).abs().sum()[None])
     out["mlp_rank_spread"] = float(same)
     # other methods: SSD (squared batch gradients reduced), SalUn (summed saliency, then training),
-    # SCRUB (two sharded streams)
+    # SCRUB and NegGrad+ (two sharded streams)
     for method, hp in METHODS.items():
         un, rep = lotus.unlearn(net, splits, method, device="cpu", seed=0, **hp)
         out[f"mlp_{method}"] = flat_params(un).tolist()

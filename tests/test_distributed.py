@@ -241,10 +241,10 @@ def test_distributed_lotus_follows_the_one_process_sample_stream(main_job, digit
                                                                          abs=1e-6)
 
 
-@pytest.mark.parametrize("method", ["ssd", "salun", "scrub"])
+@pytest.mark.parametrize("method", ["ssd", "salun", "scrub", "neggrad_plus"])
 def test_other_methods_give_the_one_process_result(main_job, digits_splits, method):
     """SSD's importances (squared gradients of whole batches) and SalUn's saliency mask are
-    reduced across ranks, SCRUB's two streams are sharded: 2 ranks give the one-process model,
+    reduced across ranks, SCRUB's and NegGrad+'s two streams are sharded: 2 ranks give the one-process model,
     up to float reduction order (which may flip a few elements at a selection threshold)."""
     import dist_worker
 

@@ -91,10 +91,10 @@ def unlearn(
         records the values used.
 
     Under ``torchrun`` (several processes, :mod:`lotus.distributed`) every rank calls ``unlearn``
-    with the same arguments; the methods whose ``distributed`` attribute is true (all but NegGrad+
-    and UNSIR) train in DistributedDataParallel on the shared global sample stream, reduce their
-    statistics over the data across ranks and return the same model on every rank; the others are
-    a :class:`LotusError` naming the method.
+    with the same arguments; the methods whose ``distributed`` attribute is true (all but UNSIR)
+    train on the shared global sample stream (DistributedDataParallel, or gradients averaged over
+    ranks), reduce their statistics over the data across ranks and return the same model on every
+    rank; the others are a :class:`LotusError` naming the method.
 
     Returns
     Methods that build a fresh copy of the architecture (``retrain``, ``bad_teacher``) need

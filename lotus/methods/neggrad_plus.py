@@ -10,16 +10,26 @@ D_f then D_r, spec 9 item 2), this version really ascends on D_f; it returns an 
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 
+from ..distributed import all_reduce_sum, average_gradients, current, global_batches, sync_buffers
 from ..train import make_optimizer
 from ..utils import LotusError, check_finite, make_generator
-from .base import HParamRule, UnlearningMethod, cycle_batches, family_defaults, forward_logits, register_method
+from .base import (
+    HParamRule,
+    UnlearningMethod,
+    cycle_global_batches,
+    family_defaults,
+    forward_logits,
+    register_method,
+)
 
 
 @register_method
 class NegGradPlus(UnlearningMethod):
     name = "neggrad_plus"
+    distributed = True  # sharded retain and forget streams, gradients averaged over ranks
     label = "NegGrad+"
     summary = "alpha * CE(retain) - (1 - alpha) * CE(forget), descent + ascent"
     needs_original = False
@@ -37,25 +47,35 @@ class NegGradPlus(UnlearningMethod):
         bs, amp, aug = int(hp["batch_size"]), bool(hp["amp"]), bool(hp["augment"])
         opt = make_optimizer("sgd", model.parameters(), lr=hp["lr"], momentum=hp["momentum"],
                              weight_decay=hp["weight_decay"])
-        forget_stream = cycle_batches(splits.forget, bs, generator=g, device=device, augment=aug)
+        # under torchrun each rank takes its share of every retain and forget batch; the model is
+        # called twice per step, so the gradients are averaged over ranks by hand, not by DDP
+        ctx = current()
+        forget_stream = cycle_global_batches(splits.forget, bs, generator=g, device=device, augment=aug)
         history = []
         for epoch in range(int(hp["epochs"])):
             model.train()
             tot_r = tot_f = 0.0
             steps = 0
-            for step, (xr, yr) in enumerate(splits.retain.batches(bs, shuffle=True, augment=aug, generator=g,
-                                                                   device=device)):
-                xf, yf = next(forget_stream)
+            for step, (xr, yr, _, rows_r) in enumerate(global_batches(splits.retain, bs, shuffle=True, augment=aug,
+                                                                       generator=g, device=device)):
+                xf, yf, _, rows_f = next(forget_stream)
                 loss_r = F.cross_entropy(forward_logits(model, xr, device=device, amp=amp), yr)
                 loss_f = F.cross_entropy(forward_logits(model, xf, device=device, amp=amp), yf)
                 loss = alpha * loss_r - (1.0 - alpha) * loss_f
                 check_finite(loss, where=f"neggrad_plus: epoch {epoch}, step {step}")
                 opt.zero_grad(set_to_none=True)
+                if ctx.enabled:
+                    loss = alpha * rows_r.scale(loss_r) - (1.0 - alpha) * rows_f.scale(loss_f)
                 loss.backward()
+                average_gradients(model, what=f"neggrad_plus: epoch {epoch}, step {step}", ctx=ctx)
                 opt.step()
-                tot_r += float(loss_r.detach())
-                tot_f += float(loss_f.detach())
+                tot_r += float(loss_r.detach()) * (rows_r.count / rows_r.total)
+                tot_f += float(loss_f.detach()) * (rows_f.count / rows_f.total)
                 steps += 1
+            if ctx.enabled:
+                sync_buffers(model, what=f"neggrad_plus: epoch {epoch}", ctx=ctx)
+                tot_r, tot_f = all_reduce_sum(torch.tensor([tot_r, tot_f], dtype=torch.float64),
+                                              what=f"neggrad_plus: epoch {epoch}'s losses", ctx=ctx).tolist()
             history.append({"epoch": epoch, "loss_retain": tot_r / max(steps, 1),
                             "loss_forget": tot_f / max(steps, 1)})
         model.eval()
