@@ -25,6 +25,7 @@ from scipy.stats import spearmanr
 from .. import paper, plots
 from ..experiment import PSEUDO_METHODS
 from ..results import ResultsStore, format_summary, summarize
+from ..utils import LotusError
 
 __all__ = [
     "labelled",
@@ -432,8 +433,6 @@ def published_winners(table: str, *, method: str = "lotus") -> pd.DataFrame:
     ``"ties"`` or ``"loses"`` for ``method``). Read from ``lotus/published/summary.csv``; an
     unknown table is a :class:`~lotus.utils.LotusError` listing the valid ones.
     """
-    from ..utils import LotusError
-
     summary = paper.read_published("summary")
     valid = sorted(set(summary["table"]))
     if table not in valid:
