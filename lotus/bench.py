@@ -7,8 +7,7 @@ JSON the bench writes):
 ``overhead``
     each method's wall time (:func:`lotus.unlearn`) divided by the *bare compute* of the same
     passes: the same models, optimiser and losses on the same batch tensors, made before the
-    clock starts, in a plain loop (no data pipeline, no checks, no bookkeeping). Compared per
-    epoch (runs of one and two epochs; what a run costs beyond its epochs is reported apart).
+    clock starts, in a plain loop (no data pipeline, no checks, no bookkeeping).
 ``evaluation``
     :func:`lotus.evaluate` against a straightforward implementation written here the way the
     authors' code evaluates (batch size 1 for the membership-attack probabilities and the JSD
@@ -530,50 +529,29 @@ def _method_hp(work: Workload, method: str, **changes) -> dict:
 
 
 def section_overhead(work: Workload, p: dict) -> dict:
-    """Each method's :func:`lotus.unlearn` time per epoch over the bare compute of the same
-    passes per epoch.
-
-    Each method runs at ``lo`` and ``lo + 1`` epochs (``lo`` = 1, SCRUB 2: its max-step epoch
-    comes first), interleaved with its bare loop at the same epochs, ``repeats`` times. The
-    time per epoch is the difference of the fastest runs at the two lengths (the minimum is the
-    usual estimator under interference from other processes); what a run costs beyond its
-    epochs (copying the model, the teacher's target accuracy, a cached teacher pass) is
-    ``setup_seconds``. ``ratio`` compares the times per epoch, ``ratio_run`` whole ``lo``-epoch
-    runs."""
+    """Each method's :func:`lotus.unlearn` time over the bare compute of the same passes."""
     splits = _capped(work.splits, {"retain": p["overhead_retain"]})
     rows = {}
     for method in p["methods"]:
-        lo = 2 if method == "scrub" else 1
-        hi = lo + 1
-        ours: dict = {lo: [], hi: []}
-        bare: dict = {lo: [], hi: []}
-        info, hp = {}, {}
+        hp = _method_hp(work, method, epochs=1)
+        ours, bare = [], []
+        info = {}
         for r in range(int(p["repeats"])):
-            for e in (lo, hi):
-                hp_e = _method_hp(work, method, epochs=e)
-                run, info_e = _bare(method, work, splits, hp_e, seed=r)
-                # alternate which goes first, so that neither always pays for new kernel shapes
-                for first in ((True, False) if (r + e) % 2 == 0 else (False, True)):
-                    if first:
-                        ours[e].append(unlearn(work.original, splits, method, device=work.device, seed=r,
-                                               **hp_e)[1].seconds)
-                    else:
-                        bare[e].append(_timed(run, work.device)[0])
-                if e == lo:
-                    info, hp = info_e, hp_e
-        per_epoch = max(min(ours[hi]) - min(ours[lo]), 1e-9)
-        per_epoch_bare = max(min(bare[hi]) - min(bare[lo]), 1e-9)
-        rows[method] = {"epochs": [lo, hi], "seconds": min(ours[lo]), "bare_seconds": min(bare[lo]),
-                        "seconds_per_epoch": per_epoch, "bare_seconds_per_epoch": per_epoch_bare,
-                        "setup_seconds": min(ours[lo]) - lo * per_epoch,
-                        "bare_setup_seconds": min(bare[lo]) - lo * per_epoch_bare,
-                        "ratio": per_epoch / per_epoch_bare, "ratio_run": min(ours[lo]) / min(bare[lo]),
-                        "all_seconds": {str(k): v for k, v in ours.items()},
-                        "all_bare_seconds": {str(k): v for k, v in bare.items()},
-                        "images_per_second": info.get("train_images_per_epoch", 0) / per_epoch,
+            run, info = _bare(method, work, splits, hp, seed=r)
+            # alternate which goes first, so that neither always pays for new kernel shapes
+            for first in ((True, False) if r % 2 == 0 else (False, True)):
+                if first:
+                    ours.append(unlearn(work.original, splits, method, device=work.device, seed=r, **hp)[1].seconds)
+                else:
+                    bare.append(_timed(run, work.device)[0])
+        e = int(hp["epochs"])
+        rows[method] = {"epochs": e, "seconds": _median(ours), "bare_seconds": _median(bare),
+                        "seconds_per_epoch": _median(ours) / e, "bare_seconds_per_epoch": _median(bare) / e,
+                        "ratio": _median(ours) / _median(bare), "all_seconds": ours, "all_bare_seconds": bare,
+                        "images_per_second": info.get("train_images_per_epoch", 0) * e / _median(ours),
                         "hparams": {k: hp[k] for k in ("batch_size", "augment", "channels_last", "amp") if k in hp}}
-        log.info("overhead %s: %.3fs/epoch vs bare %.3fs/epoch (%.3fx; whole %d-epoch runs %.3fx)", method,
-                 per_epoch, per_epoch_bare, rows[method]["ratio"], lo, rows[method]["ratio_run"])
+        log.info("overhead %s: %.2fs vs bare %.2fs (%.3fx)", method, rows[method]["seconds"],
+                 rows[method]["bare_seconds"], rows[method]["ratio"])
     return {"sizes": splits.sizes(), "methods": rows,
             "max_ratio": max(r["ratio"] for r in rows.values()) if rows else None}
 

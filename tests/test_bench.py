@@ -32,11 +32,7 @@ def test_quick_mode_writes_a_valid_result(quick, capsys):
     assert set(sections) == {"overhead", "evaluation", "growth", "options", "teacher"}
     assert set(sections["overhead"]["methods"]) == set(bench.MODES["quick"]["methods"])
     for r in sections["overhead"]["methods"].values():
-        assert r["seconds"] > 0 and r["bare_seconds"] > 0 and r["seconds_per_epoch"] > 0
-        assert r["ratio"] == pytest.approx(r["seconds_per_epoch"] / r["bare_seconds_per_epoch"])
-        lo, hi = r["epochs"]
-        assert hi == lo + 1 and len(r["all_seconds"][str(lo)]) == len(r["all_seconds"][str(hi)]) >= 1
-        assert r["setup_seconds"] + lo * r["seconds_per_epoch"] == pytest.approx(r["seconds"])
+        assert r["seconds"] > 0 and r["bare_seconds"] > 0 and r["ratio"] == pytest.approx(r["seconds"] / r["bare_seconds"])
     assert [r["forget_fraction"] for r in sections["growth"]["rows"]] == bench.MODES["quick"]["growth"]
     sizes = [r["forget_size"] for r in sections["growth"]["rows"]]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
