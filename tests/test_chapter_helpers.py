@@ -76,6 +76,7 @@ def test_class_unlearning_coverage_matches_the_published_data():
 
 # -- the teaching conventions of chapters 7-12 (issue 11); the lead's static guard covers the whole book -----------
 
+import ast  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -126,6 +127,12 @@ def test_every_figure_cell_has_a_caption_and_a_label(name):
             continue
         fig = c["metadata"].get("mystnb", {}).get("figure", {})
         assert fig.get("caption") and str(fig.get("name", "")).startswith("fig-"), f"{name} cell {i}: no caption/label"
+        # myst-nb wraps every output of the cell in the figure: a table shown by the same cell duplicates the label
+        last = ast.parse(src).body[-1]
+        shows_more = isinstance(last, ast.Expr) and not (
+            isinstance(last.value, ast.Call) and getattr(last.value.func, "attr", getattr(last.value.func, "id", ""))
+            in ("show", "glue", "print"))
+        assert not shows_more, f"{name} cell {i}: a captioned cell must not display anything besides its figure"
 
 
 def test_intro_and_glossary_links_resolve():
