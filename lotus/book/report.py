@@ -450,7 +450,7 @@ def published_winners(table: str, *, method: str = "lotus") -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("benchmark")
 
 
-__all__ += ["avg_gap_sources", "published_winners"]
+__all__ += ["avg_gap_sources", "published_winners", "AUTHORS_CLASS_RUNS", "class_unlearning_coverage"]
 
 
 #: the classes the authors' class-unlearning scripts set up for ResNet-18 (spec 6.1), per data
