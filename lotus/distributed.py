@@ -101,12 +101,12 @@ class Context:
 
     @property
     def is_main(self) -> bool:
-        """Rank 0: the one that writes results and checkpoints and prints."""
+        """Whether this is rank 0, the one that writes results and checkpoints and prints."""
         return self.rank == 0
 
     @property
     def device(self) -> torch.device:
-        """The device of this rank: ``cuda:<local_rank>`` with NCCL, else the CPU."""
+        """This rank's device (the CUDA device numbered ``local_rank`` with NCCL, else the CPU)."""
         if self.backend == "nccl":
             return torch.device("cuda", self.local_rank)
         return torch.device("cpu")

@@ -75,7 +75,7 @@ class UnlearningMethod:
     #: whether the method runs under ``torchrun`` with several processes (its loops use the
     #: sharded, weighted batches of :func:`lotus.distributed.global_batches` and DDP, and every
     #: statistic over the data is reduced across ranks); :func:`lotus.unlearn` refuses the others
-    #: with a :class:`LotusError` naming the method rather than give per-rank results
+    #: with a :class:`~lotus.utils.LotusError` naming the method rather than give per-rank results
     distributed: bool = False
     #: methods that build a newly initialised copy of the architecture (:func:`fresh_model_like`,
     #: e.g. retrain, Bad Teacher) set this to True: they need ``model.lotus_config``, and
