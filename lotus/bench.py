@@ -1256,10 +1256,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="PATH", help="where to write the JSON")
 
 
-def run_from_args(args, *, show: bool = True) -> tuple[dict, Path]:
+def run_from_args(args) -> tuple[dict, Path]:
     """Run the suite the parsed arguments of :func:`add_arguments` ask for and save its JSON;
-    returns ``(result, path)``. ``show``: print :func:`format_report` of the result and where
-    it was written (what ``lotus bench`` and ``python -m lotus.bench`` show)."""
+    returns ``(result, path)``. The callers (``lotus bench``, ``python -m lotus.bench``) print
+    :func:`final_report` of them."""
     mode = "quick" if args.quick else "gpu" if args.gpu else "full"
     profile = args.profile or "cpu"
     sizes = {}
@@ -1272,10 +1272,12 @@ def run_from_args(args, *, show: bool = True) -> tuple[dict, Path]:
                        threads=args.threads)
     out = Path(args.out) if args.out else default_output(mode, profile)
     save_bench(result, out)
-    if show:
-        print(format_report(result))
-        print(f"written to {out}")
     return result, out
+
+
+def final_report(result: dict, path: str | os.PathLike) -> str:
+    """What ``lotus bench`` prints at the end: :func:`format_report` and where the JSON is."""
+    return f"{format_report(result)}\nwritten to {path}"
 
 
 def main(argv=None) -> int:
@@ -1289,7 +1291,7 @@ def main(argv=None) -> int:
     log.addHandler(logging.StreamHandler(sys.stderr))
     log.setLevel(logging.INFO)
     try:
-        run_from_args(args)
+        print(final_report(*run_from_args(args)))
     except LotusError as exc:
         print(f"lotus bench: error: {exc}", file=sys.stderr)
         return 2

@@ -773,7 +773,7 @@ def cmd_cache(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    bench.run_from_args(args)
+    print(bench.final_report(*bench.run_from_args(args)))
     return 0
 
 
