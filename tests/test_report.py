@@ -93,5 +93,8 @@ def test_key_numbers_state_the_setting_and_flag_collapse(records, ours):
     assert k["lotus_acc_test"] == pytest.approx(0.58) and k["lotus_test_drop"] == pytest.approx(0.05)
     assert k["lotus_forget_closed"] == pytest.approx(1 - 0.18 / 0.38)  # |0.80 - 0.62| of |1.00 - 0.62|
     assert k["collapsed"] == "SSD"  # test accuracy 0.53 below the original's
+    assert k["max_test_drop"] == 0.10  # the threshold the prose states, glued from here
+    loose = report.key_numbers(ours, records, max_test_drop=0.6)
+    assert loose["collapsed"] == "none" and loose["max_test_drop"] == 0.6
     assert k["lotus_speedup"] == pytest.approx(10.0) and k["fastest_method"] == "SSD"
     assert k["n_seeds"] == 3 and k["paper_lotus_rank"] == 1

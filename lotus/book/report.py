@@ -238,7 +238,7 @@ def key_numbers(ours: pd.DataFrame, records: pd.DataFrame, published: pd.Series 
     ``lotus_acc_forget``, ``lotus_mia``, ``lotus_acc_test``, ``lotus_test_drop``, ``lotus_forget_closed``: the fraction of the
     original's forget-accuracy distance to the gold model that LoTUS closes, 1 = all of it); ``collapsed`` (the methods whose
     test accuracy ends more than ``max_test_drop`` below that of ``drop_reference``, the original
-    model or, for class unlearning, the gold model; in words, or "none");
+    model or, for class unlearning, the gold model; in words, or "none") and ``max_test_drop`` itself;
     time (``lotus_seconds``, ``retrain_seconds``, ``lotus_speedup``, ``fastest_method``); with
     ``published``, the :func:`ranking_verdict` entries as ``verdict``, ``rank_spearman``,
     ``n_common``, ``paper_best_method``, ``paper_lotus_rank``.
@@ -265,6 +265,7 @@ def key_numbers(ours: pd.DataFrame, records: pd.DataFrame, published: pd.Series 
         "best_method": paper.method_label(best), "best_avg_gap": float(ranked.iloc[0]), "best_spread": best_spread,
         "n_within_spread": int((ranked <= ranked.iloc[0] + tol + 1e-12).sum()),
         "collapsed": ", ".join(collapsed) if collapsed else "none",
+        "max_test_drop": float(max_test_drop),
         "fastest_method": paper.method_label(str(times.idxmin())),
     }
     if "lotus" in ranked.index:
