@@ -49,7 +49,7 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 
-from .utils import LotusError
+from .utils import LotusError, check_finite
 
 __all__ = [
     "Context",
@@ -70,6 +70,7 @@ __all__ = [
     "sync_buffers",
     "average_gradients",
     "end_epoch",
+    "EpochSteps",
     "on_main",
     "decide",
     "guard",
@@ -440,6 +441,50 @@ def end_epoch(model: nn.Module, total: float, count: float, *, what: str, ctx: C
         total, count = all_reduce_sum(torch.tensor([total, float(count)], dtype=torch.float64),
                                       what=f"{what}: the epoch's loss", ctx=ctx).tolist()
     return total / max(count, 1)
+
+
+class EpochSteps:
+    """The optimiser steps of one epoch, and their mean loss over every rank.
+
+    Every training loop of the package (``lotus.train.fit`` and the unlearning methods) takes
+    its steps through :meth:`step`, so a step means the same thing everywhere::
+
+        steps = EpochSteps(model, optimizer, f"scrub min-step: epoch {epoch}")
+        for x, y, idx, rows in global_batches(...):
+            steps.step(loss_of(x, y), rows)
+        mean_loss = steps.mean()
+
+    ``model``: the module whose BatchNorm statistics :func:`end_epoch` shares (not its
+    DistributedDataParallel wrapper); ``what``: names the epoch in error messages ("..., step
+    3: the loss is nan"); ``grad_hook(model)``: runs between ``backward`` and the optimiser
+    step (SalUn's saliency mask).
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, what: str, *,
+                 grad_hook: Callable[[nn.Module], None] | None = None, ctx: Context | None = None):
+        self.model, self.optimizer, self.what, self.grad_hook = model, optimizer, what, grad_hook
+        self.ctx = ctx or current()
+        self.total, self.count, self.steps = 0.0, 0, 0
+
+    def step(self, loss: torch.Tensor, rows: Rows, *, sign: int = 1) -> None:
+        """One step on ``loss``, this rank's mean loss over its ``rows.count`` rows of the global
+        batch (a scalar tensor): fail on a non-finite loss, zero the gradients, back-propagate
+        ``rows.scale(loss)`` (negated for ``sign=-1``: gradient ascent), run ``grad_hook``, step
+        the optimiser and add the loss, weighted by ``rows.count``, to the epoch's total."""
+        check_finite(loss, where=f"{self.what}, step {self.steps}")
+        self.optimizer.zero_grad(set_to_none=True)
+        scaled = rows.scale(loss)
+        (scaled if sign == 1 else sign * scaled).backward()
+        if self.grad_hook is not None:
+            self.grad_hook(self.model)
+        self.optimizer.step()
+        self.total += float(loss.detach()) * rows.count
+        self.count += rows.count
+        self.steps += 1
+
+    def mean(self) -> float:
+        """The epoch's mean loss per sample over every rank (:func:`end_epoch`)."""
+        return end_epoch(self.model, self.total, self.count, what=self.what, ctx=self.ctx)
 
 
 def barrier(what: str = "waiting for every rank", ctx: Context | None = None) -> None:

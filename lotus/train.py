@@ -38,7 +38,7 @@ from .distributed import (
     all_reduce_sum,
     current,
     decide,
-    end_epoch,
+    EpochSteps,
     global_batches,
     guard,
     local_only,
@@ -52,7 +52,6 @@ from .utils import (
     atomic_torch_save,
     autocast,
     cache_dir,
-    check_finite,
     check_writable,
     make_generator,
     numerics,
@@ -310,22 +309,14 @@ def train_model(
                    total=recipe.epochs)
         for epoch in bar:
             model.train()
-            tot, n = 0.0, 0
-            with guard(f"{desc}: epoch {epoch}", ctx):
-                for step, (x, y, _, rows) in enumerate(global_batches(train, recipe.batch_size, shuffle=True,
-                                                                      augment=recipe.augment, generator=g, device=dev,
-                                                                      channels_last=recipe.channels_last)):
+            steps = EpochSteps(model, opt, f"{desc}: epoch {epoch}", ctx=ctx)
+            with guard(steps.what, ctx):
+                for x, y, _, rows in global_batches(train, recipe.batch_size, shuffle=True, augment=recipe.augment,
+                                                    generator=g, device=dev, channels_last=recipe.channels_last):
                     with autocast(dev, recipe.amp):
                         logits = net(x)
-                    loss = F.cross_entropy(logits.float(), y)
-                    check_finite(loss, where=f"{desc}: epoch {epoch}, step {step}")
-                    opt.zero_grad(set_to_none=True)
-                    rows.scale(loss).backward()
-                    opt.step()
-                    tot += float(loss.detach()) * rows.count
-                    n += rows.count
-            rec = {"epoch": epoch, "lr": opt.param_groups[0]["lr"],
-                   "train_loss": end_epoch(model, tot, n, what=f"{desc}: epoch {epoch}", ctx=ctx)}
+                    steps.step(F.cross_entropy(logits.float(), y), rows)
+            rec = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": steps.mean()}
             sched.step()
             if val is not None and len(val):
                 rec["val_loss"], rec["val_acc"] = _eval_loss_acc(model, val, dev, max(recipe.batch_size, 256), recipe.amp)

@@ -348,3 +348,33 @@ def test_cache_disabled_and_bad_kind(small, tmp_path, monkeypatch):
     # the default cache folder is $LOTUS_CACHE/checkpoints
     m = _get("gold", small, None)
     assert m.lotus_train_info["path"].startswith(str(tmp_path / "cache" / "checkpoints"))
+
+
+def test_epoch_steps_descend_ascend_hook_and_average_by_rows():
+    """The one step every training loop takes: sign=-1 ascends, the hook runs before the step,
+    the epoch mean weights each batch's loss by its rows, a non-finite loss names its step."""
+    from lotus.distributed import EpochSteps, Rows
+
+    def run(sign, hook=None):
+        w = torch.nn.Parameter(torch.tensor([1.0]))
+        holder = torch.nn.Module()
+        holder.w = w
+        steps = EpochSteps(holder, torch.optim.SGD([w], lr=0.1), "toy: epoch 0", grad_hook=hook)
+        steps.step((w ** 2).sum(), Rows(0, 3, 3, 3, 1.0), sign=sign)       # loss 1 over 3 rows, grad 2
+        steps.step((w ** 2).sum() * 0 + 4.0, Rows(0, 1, 1, 1, 1.0), sign=sign)  # loss 4 over 1 row, grad 0
+        return float(w.detach()), steps.mean(), steps.steps
+
+    w, mean, n = run(1)
+    assert w == pytest.approx(0.8) and n == 2
+    assert mean == pytest.approx((1.0 * 3 + 4.0 * 1) / 4)  # per sample, not per batch
+    assert run(-1)[0] == pytest.approx(1.2)  # gradient ascent
+    seen = []
+    assert run(1, hook=lambda m: (seen.append(float(m.w.grad)), m.w.grad.zero_()))[0] == pytest.approx(1.0)
+    assert seen == [pytest.approx(2.0), 0.0]  # the hook saw each gradient and its change reached the step
+
+    w = torch.nn.Parameter(torch.tensor([1.0]))
+    steps = EpochSteps(torch.nn.Module(), torch.optim.SGD([w], lr=0.1), "toy: epoch 4")
+    steps.step((w ** 2).sum(), Rows(0, 1, 1, 1, 1.0))
+    with pytest.raises(NonFiniteLossError, match="toy: epoch 4, step 1"):
+        steps.step((w * float("nan")).sum(), Rows(0, 1, 1, 1, 1.0))
+    assert float(w.detach()) == pytest.approx(0.8)  # the bad step changed nothing

@@ -18,9 +18,9 @@ from __future__ import annotations
 import torch
 
 from ..data import concat_splits
-from ..distributed import current, end_epoch, global_batches, guard
+from ..distributed import EpochSteps, current, global_batches, guard
 from ..train import make_optimizer
-from ..utils import check_finite, make_generator
+from ..utils import make_generator
 from .base import (
     UnlearningMethod,
     family_defaults,
@@ -80,25 +80,18 @@ class BadTeacher(UnlearningMethod):
         net = ctx.wrap(model)  # DistributedDataParallel under torchrun
         for epoch in range(int(hp["epochs"])):
             model.train()
-            tot, n = 0.0, 0
-            with guard(f"bad_teacher: epoch {epoch}", ctx):
-                for step, (x, _, idx, rows) in enumerate(global_batches(data, int(hp["batch_size"]), shuffle=True,
-                                                                        augment=hp["augment"], generator=g,
-                                                                        device=device)):
+            steps = EpochSteps(model, opt, f"bad_teacher: epoch {epoch}", ctx=ctx)
+            with guard(steps.what, ctx):
+                for x, _, idx, rows in global_batches(data, int(hp["batch_size"]), shuffle=True,
+                                                      augment=hp["augment"], generator=g, device=device):
                     if cached is not None:
                         target = cached[idx]
                     else:
                         with torch.no_grad():
                             target = mix(forward_logits(original, x, device=device, amp=amp),
                                          forward_logits(bad, x, device=device, amp=amp), idx)
-                    loss = kl_to_targets(forward_logits(net, x, device=device, amp=amp), target, T)
-                    check_finite(loss, where=f"bad_teacher: epoch {epoch}, step {step}")
-                    opt.zero_grad(set_to_none=True)
-                    rows.scale(loss).backward()
-                    opt.step()
-                    tot += float(loss.detach()) * rows.count
-                    n += rows.count
-            history.append({"epoch": epoch, "loss": end_epoch(model, tot, n, what=f"bad_teacher: epoch {epoch}")})
+                    steps.step(kl_to_targets(forward_logits(net, x, device=device, amp=amp), target, T), rows)
+            history.append({"epoch": epoch, "loss": steps.mean()})
         model.eval()
         return {"epochs": int(hp["epochs"]), "history": history, "retain_used": int(keep.numel()),
                 "teacher_cache": cached is not None}

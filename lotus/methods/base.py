@@ -12,10 +12,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data import ImageSplit, UnlearningSplits
-from ..distributed import all_gather_rows, current, end_epoch, global_batches, guard, shard_range
+from ..distributed import EpochSteps, all_gather_rows, current, global_batches, guard, shard_range
 from ..metrics import uses_channels_last
 from ..models import Classifier, create_model, list_models, model_family, model_info
-from ..utils import LotusError, autocast, check_finite, make_generator
+from ..utils import LotusError, autocast, make_generator
 
 __all__ = [
     "register_method",
@@ -152,26 +152,17 @@ def train_epoch_ce(
     ctx = current()
     net = ctx.wrap(model)
     model.train()
-    total, count = 0.0, 0
+    steps = EpochSteps(model, optimizer, where, grad_hook=grad_hook, ctx=ctx)
     lab = labels.to(device) if labels is not None else None
     with guard(where, ctx):
-        for step, (x, y, idx, rows) in enumerate(global_batches(split, batch_size, shuffle=True, augment=augment,
-                                                                generator=generator, device=device,
-                                                                channels_last=channels_last)):
+        for x, y, idx, rows in global_batches(split, batch_size, shuffle=True, augment=augment, generator=generator,
+                                              device=device, channels_last=channels_last):
             if lab is not None:
                 y = lab[idx]
             with autocast(device, amp):
                 logits = net(x)
-            loss = F.cross_entropy(logits.float(), y)
-            check_finite(loss, where=f"{where}, step {step}")
-            optimizer.zero_grad(set_to_none=True)
-            (sign * rows.scale(loss)).backward()
-            if grad_hook is not None:
-                grad_hook(model)
-            optimizer.step()
-            total += float(loss.detach()) * rows.count
-            count += rows.count
-    return end_epoch(model, total, count, what=where, ctx=ctx)
+            steps.step(F.cross_entropy(logits.float(), y), rows, sign=sign)
+    return steps.mean()
 
 
 def freeze(model: nn.Module) -> nn.Module:

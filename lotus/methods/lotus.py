@@ -46,11 +46,11 @@ import torch
 import torch.nn as nn
 
 from ..data import UnlearningSplits, concat_splits
-from ..distributed import current, end_epoch, global_batches, guard
+from ..distributed import EpochSteps, current, global_batches, guard
 from ..metrics import accuracy
 from ..models import model_family
 from ..train import make_optimizer
-from ..utils import LotusError, autocast, check_finite, make_generator, synchronize
+from ..utils import LotusError, autocast, make_generator, synchronize
 from .base import (
     HParamRule,
     UnlearningMethod,
@@ -197,10 +197,10 @@ def run_lotus(model: nn.Module, splits: UnlearningSplits, *, original: nn.Module
             break
         tau = dynamic_temperature(acc_f, acc_target, hp["alpha"])
         model.train()
-        tot, n = 0.0, 0
-        with guard(f"lotus: epoch {epoch}", ctx):
-            for step, (x, _, idx, rows) in enumerate(global_batches(data, hp["batch_size"], shuffle=True,
-                                                                    augment=hp["augment"], generator=g, device=device)):
+        steps = EpochSteps(model, opt, f"lotus: epoch {epoch}", grad_hook=grad_hook, ctx=ctx)
+        with guard(steps.what, ctx):
+            for x, _, idx, rows in global_batches(data, hp["batch_size"], shuffle=True, augment=hp["augment"],
+                                                  generator=g, device=device):
                 flags = is_forget_all[idx]
                 if cached is not None:
                     t_logits = cached[idx]
@@ -211,16 +211,8 @@ def run_lotus(model: nn.Module, splits: UnlearningSplits, *, original: nn.Module
                                         rows=rows if ctx.enabled else None)
                 with autocast(device, hp["amp"]):
                     s_logits = net(x)
-                loss = soft_cross_entropy(s_logits, targets)
-                check_finite(loss, where=f"lotus: epoch {epoch}, step {step}")
-                opt.zero_grad(set_to_none=True)
-                rows.scale(loss).backward()
-                if grad_hook is not None:
-                    grad_hook(model)
-                opt.step()
-                tot += float(loss.detach()) * rows.count
-                n += rows.count
-        loss_mean = end_epoch(model, tot, n, what=f"lotus: epoch {epoch}", ctx=ctx)
+                steps.step(soft_cross_entropy(s_logits, targets), rows)
+        loss_mean = steps.mean()
         epochs_run += 1
         history.append({"epoch": epoch, "acc_forget": acc_f, "delta_acc": delta, "tau": tau, "loss": loss_mean})
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..distributed import current, end_epoch, global_batches, guard
+from ..distributed import EpochSteps, current, global_batches, guard
 from ..train import make_optimizer
-from ..utils import LotusError, check_finite, make_generator
+from ..utils import LotusError, make_generator
 from .base import (
     UnlearningMethod,
     family_defaults,
@@ -89,35 +89,23 @@ class Scrub(UnlearningMethod):
             rec = {"epoch": epoch}
             model.train()
             if epoch < msteps:
-                tot, n = 0.0, 0
-                with guard(f"scrub max-step: epoch {epoch}", ctx):
-                    for step, (x, _, idx, rows) in enumerate(global_batches(
-                            splits.forget, int(hp["forget_batch_size"]), shuffle=True, augment=aug, generator=g,
-                            device=device)):
+                steps = EpochSteps(model, opt, f"scrub max-step: epoch {epoch}", ctx=ctx)
+                with guard(steps.what, ctx):
+                    for x, _, idx, rows in global_batches(splits.forget, int(hp["forget_batch_size"]), shuffle=True,
+                                                          augment=aug, generator=g, device=device):
                         t_logits = teacher("forget", x, idx)
-                        kl = distill_kl(forward_logits(net, x, device=device, amp=amp), t_logits, T)
-                        check_finite(kl, where=f"scrub max-step: epoch {epoch}, step {step}")
-                        opt.zero_grad(set_to_none=True)
-                        (-rows.scale(kl)).backward()
-                        opt.step()
-                        tot += float(kl.detach()) * rows.count
-                        n += rows.count
-                rec["kl_forget"] = end_epoch(model, tot, n, what=f"scrub max-step: epoch {epoch}", ctx=ctx)
-            tot, n = 0.0, 0
-            with guard(f"scrub min-step: epoch {epoch}", ctx):
-                for step, (x, y, idx, rows) in enumerate(global_batches(splits.retain, int(hp["batch_size"]),
-                                                                        shuffle=True, augment=aug, generator=g,
-                                                                        device=device)):
+                        # gradient ascent on the KL divergence to the teacher: the max-step
+                        steps.step(distill_kl(forward_logits(net, x, device=device, amp=amp), t_logits, T), rows,
+                                   sign=-1)
+                rec["kl_forget"] = steps.mean()
+            steps = EpochSteps(model, opt, f"scrub min-step: epoch {epoch}", ctx=ctx)
+            with guard(steps.what, ctx):
+                for x, y, idx, rows in global_batches(splits.retain, int(hp["batch_size"]), shuffle=True,
+                                                      augment=aug, generator=g, device=device):
                     t_logits = teacher("retain", x, idx)
                     s_logits = forward_logits(net, x, device=device, amp=amp)
-                    loss = gamma * F.cross_entropy(s_logits, y) + alpha * distill_kl(s_logits, t_logits, T)
-                    check_finite(loss, where=f"scrub min-step: epoch {epoch}, step {step}")
-                    opt.zero_grad(set_to_none=True)
-                    rows.scale(loss).backward()
-                    opt.step()
-                    tot += float(loss.detach()) * rows.count
-                    n += rows.count
-            rec["loss_retain"] = end_epoch(model, tot, n, what=f"scrub min-step: epoch {epoch}", ctx=ctx)
+                    steps.step(gamma * F.cross_entropy(s_logits, y) + alpha * distill_kl(s_logits, t_logits, T), rows)
+            rec["loss_retain"] = steps.mean()
             history.append(rec)
         model.eval()
         return {"epochs": epochs, "history": history, "msteps": msteps, "teacher_cache": bool(cache)}
