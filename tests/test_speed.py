@@ -1,6 +1,7 @@
 """Speed options of the unlearning methods and of evaluation (channels-last, reuse of the
 teacher's outputs), the streamed class means of RF-JSD, and the speed fields of a record."""
 
+import copy
 import dataclasses
 
 import pytest
@@ -98,6 +99,20 @@ def test_channels_last_is_auto_for_registered_cnns_and_keeps_the_results(small, 
         if a[k].is_floating_point():
             torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
     assert any(not torch.equal(a[k], _state(original)[k]) for k in a if a[k].is_floating_point())
+
+
+@pytest.mark.parametrize("method", ["finetune", "random_labeling", "salun", "lotus", "scrub", "bad_teacher", "neggrad_plus"])
+def test_training_batches_come_in_the_models_memory_format(small, original, method):
+    """With channels-last on, every training batch reaches the model already NHWC (no
+    conversion inside each convolution); off, every batch is NCHW."""
+    for on in (True, False):
+        seen = []
+        model = copy.deepcopy(original)
+        model.register_forward_pre_hook(
+            lambda mod, inp: seen.append((mod.training, inp[0].is_contiguous(memory_format=torch.channels_last))))
+        lotus.unlearn(model, small, method, device="cpu", seed=1, epochs=1, channels_last=on)
+        training = [nhwc for is_training, nhwc in seen if is_training]
+        assert training and all(nhwc is on for nhwc in training), (method, on)
 
 
 def test_models_of_ones_own_are_not_switched_to_channels_last(small):

@@ -83,7 +83,8 @@ class BadTeacher(UnlearningMethod):
             steps = EpochSteps(model, opt, f"bad_teacher: epoch {epoch}", ctx=ctx)
             with guard(steps.what, ctx):
                 for x, _, idx, rows in global_batches(data, int(hp["batch_size"]), shuffle=True,
-                                                      augment=hp["augment"], generator=g, device=device):
+                                                      augment=hp["augment"], generator=g, device=device,
+                                                      channels_last=bool(hp.get("channels_last"))):
                     if cached is not None:
                         target = cached[idx]
                     else:

@@ -458,13 +458,14 @@ def cycle_batches(split: ImageSplit, batch_size: int, *, generator: torch.Genera
 
 
 def cycle_global_batches(split: ImageSplit, batch_size: int, *, generator: torch.Generator, device,
-                         augment: bool = False):
+                         augment: bool = False, channels_last: bool = False):
     """:func:`cycle_batches` as :func:`lotus.distributed.global_batches`: endless
     ``(x, y, idx, rows)``, this rank's share of every global batch (all of it in one process)."""
     if len(split) == 0:
         raise LotusError("cannot cycle over an empty split")
     while True:
-        yield from global_batches(split, batch_size, shuffle=True, augment=augment, generator=generator, device=device)
+        yield from global_batches(split, batch_size, shuffle=True, augment=augment, generator=generator, device=device,
+                                  channels_last=channels_last)
 
 
 def kl_to_targets(student_logits: torch.Tensor, target_probs: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

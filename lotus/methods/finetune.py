@@ -33,7 +33,7 @@ class Finetune(UnlearningMethod):
         for epoch in range(int(hp["epochs"])):
             loss = train_epoch_ce(model, splits.retain, opt, device=device, batch_size=int(hp["batch_size"]),
                                   generator=g, augment=hp["augment"], amp=hp["amp"],
-                                  where=f"finetune: epoch {epoch}")
+                                  channels_last=bool(hp.get("channels_last")), where=f"finetune: epoch {epoch}")
             history.append({"epoch": epoch, "loss_retain": loss})
         model.eval()
         return {"epochs": int(hp["epochs"]), "history": history}

@@ -176,6 +176,7 @@ def run_lotus(model: nn.Module, splits: UnlearningSplits, *, original: nn.Module
     # under torchrun: DistributedDataParallel for the training steps (model itself evaluates)
     ctx = current()
     net = ctx.wrap(model)
+    nhwc = bool(hp.get("channels_last"))  # batches in the model's memory format (same values)
     original.eval()
     # the teacher's logits on `data`, in its order: computed once when the images do not change
     cached = teacher_logits(original, data, device=device, batch_size=eval_bs, amp=hp["amp"]) if cache_teacher else None
@@ -200,7 +201,7 @@ def run_lotus(model: nn.Module, splits: UnlearningSplits, *, original: nn.Module
         steps = EpochSteps(model, opt, f"lotus: epoch {epoch}", grad_hook=grad_hook, ctx=ctx)
         with guard(steps.what, ctx):
             for x, _, idx, rows in global_batches(data, hp["batch_size"], shuffle=True, augment=hp["augment"],
-                                                  generator=g, device=device):
+                                                  generator=g, device=device, channels_last=nhwc):
                 flags = is_forget_all[idx]
                 if cached is not None:
                     t_logits = cached[idx]

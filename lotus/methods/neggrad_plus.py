@@ -50,14 +50,17 @@ class NegGradPlus(UnlearningMethod):
         # under torchrun each rank takes its share of every retain and forget batch; the model is
         # called twice per step, so the gradients are averaged over ranks by hand, not by DDP
         ctx = current()
-        forget_stream = cycle_global_batches(splits.forget, bs, generator=g, device=device, augment=aug)
+        nhwc = bool(hp.get("channels_last"))  # batches in the model's memory format (same values)
+        forget_stream = cycle_global_batches(splits.forget, bs, generator=g, device=device, augment=aug,
+                                             channels_last=nhwc)
         history = []
         for epoch in range(int(hp["epochs"])):
             model.train()
             tot_r = tot_f = 0.0
             steps = 0
             for step, (xr, yr, _, rows_r) in enumerate(global_batches(splits.retain, bs, shuffle=True, augment=aug,
-                                                                       generator=g, device=device)):
+                                                                       generator=g, device=device,
+                                                                       channels_last=nhwc)):
                 xf, yf, _, rows_f = next(forget_stream)
                 loss_r = F.cross_entropy(forward_logits(model, xr, device=device, amp=amp), yr)
                 loss_f = F.cross_entropy(forward_logits(model, xf, device=device, amp=amp), yf)

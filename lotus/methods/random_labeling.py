@@ -37,9 +37,11 @@ class RandomLabeling(UnlearningMethod):
             fake = random_wrong_labels(splits.forget.labels, splits.num_classes, g)
             loss_f = train_epoch_ce(model, splits.forget, opt, device=device, batch_size=bs, generator=g,
                                     augment=hp["augment"], amp=hp["amp"], labels=fake,
+                                    channels_last=bool(hp.get("channels_last")),
                                     where=f"random_labeling impair: epoch {epoch}")
             loss_r = train_epoch_ce(model, splits.retain, opt, device=device, batch_size=bs, generator=g,
                                     augment=hp["augment"], amp=hp["amp"],
+                                    channels_last=bool(hp.get("channels_last")),
                                     where=f"random_labeling repair: epoch {epoch}")
             history.append({"epoch": epoch, "loss_forget_relabelled": loss_f, "loss_retain": loss_r})
         model.eval()

@@ -149,10 +149,10 @@ class SalUn(UnlearningMethod):
             fake = random_wrong_labels(splits.forget.labels, splits.num_classes, g)
             loss_f = train_epoch_ce(model, splits.forget, opt, device=device, batch_size=bs, generator=g,
                                     augment=aug, amp=amp, labels=fake, grad_hook=impair_hook,
-                                    where=f"salun impair: epoch {epoch}")
+                                    channels_last=bool(hp.get("channels_last")), where=f"salun impair: epoch {epoch}")
             loss_r = train_epoch_ce(model, splits.retain, opt, device=device, batch_size=bs, generator=g,
                                     augment=aug, amp=amp, grad_hook=repair_hook,
-                                    where=f"salun repair: epoch {epoch}")
+                                    channels_last=bool(hp.get("channels_last")), where=f"salun repair: epoch {epoch}")
             history.append({"epoch": epoch, "loss_forget_relabelled": loss_f, "loss_retain": loss_r})
         model.eval()
         return {"epochs": int(hp["epochs"]), "history": history, "mask_fraction": _mask_fraction(mask)}

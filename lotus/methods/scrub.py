@@ -85,6 +85,7 @@ class Scrub(UnlearningMethod):
         history = []
         ctx = current()
         net = ctx.wrap(model)  # DistributedDataParallel under torchrun
+        nhwc = bool(hp.get("channels_last"))  # batches in the model's memory format (same values)
         for epoch in range(epochs):
             rec = {"epoch": epoch}
             model.train()
@@ -92,7 +93,7 @@ class Scrub(UnlearningMethod):
                 steps = EpochSteps(model, opt, f"scrub max-step: epoch {epoch}", ctx=ctx)
                 with guard(steps.what, ctx):
                     for x, _, idx, rows in global_batches(splits.forget, int(hp["forget_batch_size"]), shuffle=True,
-                                                          augment=aug, generator=g, device=device):
+                                                          augment=aug, generator=g, device=device, channels_last=nhwc):
                         t_logits = teacher("forget", x, idx)
                         # gradient ascent on the KL divergence to the teacher: the max-step
                         steps.step(distill_kl(forward_logits(net, x, device=device, amp=amp), t_logits, T), rows,
@@ -101,7 +102,7 @@ class Scrub(UnlearningMethod):
             steps = EpochSteps(model, opt, f"scrub min-step: epoch {epoch}", ctx=ctx)
             with guard(steps.what, ctx):
                 for x, y, idx, rows in global_batches(splits.retain, int(hp["batch_size"]), shuffle=True,
-                                                      augment=aug, generator=g, device=device):
+                                                      augment=aug, generator=g, device=device, channels_last=nhwc):
                     t_logits = teacher("retain", x, idx)
                     s_logits = forward_logits(net, x, device=device, amp=amp)
                     steps.step(gamma * F.cross_entropy(s_logits, y) + alpha * distill_kl(s_logits, t_logits, T), rows)

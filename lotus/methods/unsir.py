@@ -116,7 +116,8 @@ class Unsir(UnlearningMethod):
                 tot += float(loss.detach())
                 n += 1
             loss_rep = train_epoch_ce(model, sub, opt, device=device, batch_size=bs, generator=g, augment=aug,
-                                      amp=amp, where=f"unsir repair: epoch {epoch}")
+                                      amp=amp, channels_last=bool(hp.get("channels_last")),
+                                      where=f"unsir repair: epoch {epoch}")
             history.append({"epoch": epoch, "loss_impair": tot / max(n, 1), "loss_repair": loss_rep,
                             "noise_updates": updates, "noise_ce_first": ce_first / max(n, 1),
                             "noise_ce_last": ce_last / max(n, 1)})
