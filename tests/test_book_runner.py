@@ -135,3 +135,45 @@ def test_progress_bar_only_when_stderr_is_a_terminal(chapters, fake_papermill, m
     err = sys.stderr.getvalue()  # only warnings (the tiny profile's chapters are not in this repo)
     assert "running" not in err and "chapter times" not in err
     assert all(line.startswith("lotus book: warning: ") for line in err.splitlines())
+
+
+def _fake_jupyter_book(tmp_path, monkeypatch, *, fail: bool):
+    """A stand-in for `jupyter-book build SRC --path-output OUT ...` that writes one page under
+    OUT/_build/html, or fails after writing half a site."""
+    from lotus.book import runner
+
+    script = tmp_path / ("jb-fail" if fail else "jb-ok")
+    script.write_text(
+        "#!" + sys.executable + "\n"
+        "import sys, pathlib\n"
+        "out = pathlib.Path(sys.argv[sys.argv.index('--path-output') + 1]) / '_build' / 'html'\n"
+        "out.mkdir(parents=True, exist_ok=True)\n"
+        "(out / 'index.html').write_text('new site')\n"
+        f"sys.exit({1 if fail else 0})\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(runner, "_jupyter_book", lambda: str(script))
+    return runner
+
+
+def test_a_built_site_replaces_the_old_one_without_its_stale_pages(tmp_path, monkeypatch):
+    runner = _fake_jupyter_book(tmp_path, monkeypatch, fail=False)
+    repo = tmp_path / "repo"
+    old = repo / "_build" / "html"
+    (old / "_modules" / "lotus").mkdir(parents=True)
+    (old / "_modules" / "lotus" / "data.html").write_text("a module page of an earlier build")
+    (old / "index.html").write_text("old site")
+    site = runner.build_site(repo, tmp_path / "staging")
+    assert site == old and (site / "index.html").read_text() == "new site"
+    assert not (site / "_modules").exists()  # nothing of the earlier build is left
+    assert sorted(p.name for p in (repo / "_build").iterdir()) == ["html"]  # no work folders left
+
+
+def test_a_failed_build_keeps_the_previous_site(tmp_path, monkeypatch):
+    runner = _fake_jupyter_book(tmp_path, monkeypatch, fail=True)
+    repo = tmp_path / "repo"
+    (repo / "_build" / "html").mkdir(parents=True)
+    (repo / "_build" / "html" / "index.html").write_text("old site")
+    with pytest.raises(runner.BookError, match="previous site .* is unchanged"):
+        runner.build_site(repo, tmp_path / "staging")
+    assert (repo / "_build" / "html" / "index.html").read_text() == "old site"
+    assert sorted(p.name for p in (repo / "_build").iterdir()) == ["html"]  # the half-built site is gone

@@ -13,8 +13,9 @@ Steps (all under ``<repo>/_build/``):
    ``references.bib`` are copied into ``_build/book-src/``; the provenance (profile, git
    commit, device, date) is appended to the page footer, and notebook execution is switched
    off (they are already executed);
-3. ``jupyter-book build _build/book-src --path-output <repo> -W -n --keep-going --all``
-   writes the site to ``<repo>/_build/html/`` (warnings are errors, every page is rebuilt).
+3. ``jupyter-book build _build/book-src --path-output <repo>/_build/.site-build -W -n --keep-going --all``
+   builds the site, which then replaces ``<repo>/_build/html/`` (warnings are errors, every
+   page is rebuilt, no page of an earlier build is left behind; a failed build keeps the old site).
 
 Each executed copy ends with a short Markdown cell (:func:`add_rerun_note`) naming the
 profile it was executed with and how to execute that chapter alone again; the page's
@@ -419,14 +420,30 @@ def build_site(repo: Path, staging: Path) -> Path:
     """Run Jupyter Book 1 on ``staging``; the site lands in ``<repo>/_build/html``.
 
     Every page is rebuilt (``--all``): an incremental Sphinx build would not repeat the
-    warnings of unchanged pages, and warnings must fail the build.
+    warnings of unchanged pages, and warnings must fail the build. The site is built in a
+    folder of its own (``<repo>/_build/.site-build``) and replaces ``_build/html`` only when
+    the build succeeds: a failed build leaves the previous site as it was, and a successful
+    one leaves no page of an earlier build behind (Sphinx never deletes an output page, e.g.
+    the source page of a module that was since renamed, with its links to anchors that no
+    longer exist).
     """
-    cmd = [_jupyter_book(), "build", str(staging), "--path-output", str(repo), "-W", "-n", "--keep-going", "--all"]
+    build_dir = repo / "_build"
+    work, site, old = build_dir / ".site-build", build_dir / "html", build_dir / ".site-old"
+    for leftover in (work, old):  # from an interrupted build
+        shutil.rmtree(leftover, ignore_errors=True)
+    cmd = [_jupyter_book(), "build", str(staging), "--path-output", str(work), "-W", "-n", "--keep-going", "--all"]
     logger.info("$ %s", " ".join(cmd))
     proc = subprocess.run(cmd, cwd=str(repo))
     if proc.returncode != 0:
-        raise BookError(f"jupyter-book build failed (exit status {proc.returncode}); the warnings above name the pages")
-    return repo / "_build" / "html"
+        shutil.rmtree(work, ignore_errors=True)
+        raise BookError(f"jupyter-book build failed (exit status {proc.returncode}); the warnings above name the "
+                        f"pages. The previous site in {site} is unchanged")
+    if site.exists():
+        site.rename(old)
+    (work / "_build" / "html").rename(site)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+    return site
 
 
 def run_book(profile: str = "cpu", *, only=None, build: bool = True, execute: bool = True, force: bool = False,
