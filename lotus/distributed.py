@@ -455,8 +455,8 @@ class EpochSteps:
         mean_loss = steps.mean()
 
     ``model``: the module whose BatchNorm statistics :func:`end_epoch` shares (not its
-    DistributedDataParallel wrapper); ``what``: names the epoch in error messages ("..., step
-    3: the loss is nan"); ``grad_hook(model)``: runs between ``backward`` and the optimiser
+    DistributedDataParallel wrapper); ``what``: names the epoch in the error a non-finite loss
+    raises ("non-finite loss (nan) in <what>, step 3; ..."); ``grad_hook(model)``: runs between ``backward`` and the optimiser
     step (SalUn's saliency mask).
     """
 
