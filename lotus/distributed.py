@@ -456,8 +456,8 @@ class EpochSteps:
 
     ``model``: the module whose BatchNorm statistics :func:`end_epoch` shares (not its
     DistributedDataParallel wrapper); ``what``: names the epoch in the error a non-finite loss
-    raises ("non-finite loss (nan) in <what>, step 3; ..."); ``grad_hook(model)``: runs between ``backward`` and the optimiser
-    step (SalUn's saliency mask).
+    raises ("non-finite loss (nan) in <what>, step 3; ..."); ``grad_hook(model)``: runs between
+    ``backward`` and the optimiser step (SalUn's saliency mask).
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, what: str, *,
