@@ -49,7 +49,7 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 
-from .utils import LotusError, check_finite
+from .utils import LotusError, check_finite, env_int
 
 __all__ = [
     "Context",
@@ -195,14 +195,8 @@ def init_from_env(backend: str | None = None, timeout_s: float | None = None) ->
     dist = torch.distributed
     if dist.is_available() and dist.is_initialized():
         return current()
-    raw = os.environ.get("WORLD_SIZE", "").strip()
-    if not raw:
-        return SINGLE
-    try:
-        world = int(raw)
-    except ValueError:
-        raise LotusError(f"$WORLD_SIZE must be an integer, got {raw!r}") from None
-    if world <= 1:
+    world = env_int("WORLD_SIZE")
+    if world is None or world <= 1:
         return SINGLE
     missing = [k for k in _ENV if not os.environ.get(k, "").strip()]
     if missing:

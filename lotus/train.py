@@ -53,6 +53,7 @@ from .utils import (
     autocast,
     cache_dir,
     check_writable,
+    env_int,
     make_generator,
     numerics,
     resolve_device,
@@ -343,13 +344,9 @@ def train_model(
 
 def _checkpoint_every(value: int | None) -> int:
     if value is None:
-        env = os.environ.get("LOTUS_CHECKPOINT_EVERY", "").strip()
-        if not env:
+        value = env_int("LOTUS_CHECKPOINT_EVERY", "an integer number of epochs")
+        if value is None:
             return CHECKPOINT_EVERY
-        try:
-            value = int(env)
-        except ValueError:
-            raise LotusError(f"$LOTUS_CHECKPOINT_EVERY must be an integer number of epochs, got {env!r}") from None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise LotusError(f"checkpoint_every must be an int >= 0 (0: no partial checkpoints), got {value!r}")
     return value

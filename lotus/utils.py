@@ -269,6 +269,18 @@ def stable_hash(obj: Any, n: int = 16) -> str:
     return hashlib.sha256(blob).hexdigest()[:n]
 
 
+def env_int(name: str, what: str = "an integer") -> int | None:
+    """The integer in the environment variable ``name``; ``None`` when it is unset or blank.
+    Anything else is a :class:`LotusError` naming the variable (``what`` says what it holds)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise LotusError(f"${name} must be {what}, got {raw!r}") from None
+
+
 def cache_dir() -> Path:
     """Root folder for cached checkpoints: ``$LOTUS_CACHE`` or ``~/.cache/lotus``."""
     return Path(os.environ.get("LOTUS_CACHE", Path.home() / ".cache" / "lotus")).expanduser()

@@ -79,6 +79,18 @@ def test_one_process_has_no_process_group(monkeypatch):
     assert distributed.on_main(lambda: 7) == 7 and distributed.decide(lambda: 8) == 8
 
 
+@pytest.mark.parametrize("world", ["", "  ", "1", "0"])
+def test_an_unset_blank_or_single_world_size_is_one_process(monkeypatch, world):
+    monkeypatch.setenv("WORLD_SIZE", world)
+    assert not distributed.init_from_env().enabled
+
+
+def test_a_world_size_that_is_no_integer_is_named(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(LotusError, match=r"\$WORLD_SIZE must be an integer, got 'two'"):
+        distributed.init_from_env()
+
+
 def test_init_from_env_says_what_is_missing(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     for k in ("RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
